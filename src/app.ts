@@ -1,0 +1,115 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import './http/route-config.ts';
+import systemRoutes from './api/system.ts';
+import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
+import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
+import meRoutes from './api/v1/me.ts';
+import organizationRoutes, { Organization } from './api/v1/organizations.ts';
+import roleRoutes, { Role } from './api/v1/roles.ts';
+import userRoutes, { User } from './api/v1/users.ts';
+import type { Config } from './config/schema.ts';
+import { newId } from './crypto/ids.ts';
+import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
+import { registerErrorHandling } from './http/errors.ts';
+import { registerHttpsOnly } from './http/https-only.ts';
+import { registerMetrics } from './http/metrics.ts';
+import { describeRoutes, type RouteInfo } from './http/openapi.ts';
+import { Problem } from './http/schemas.ts';
+import { registerValidation } from './http/validation.ts';
+import { createIpMatcher } from './net/cidr.ts';
+import type { Services } from './services.ts';
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  services: Services;
+  /** TLS material for `latchkey serve`; tests use `inject()` instead. */
+  https?: { key: string | Buffer; cert: string | Buffer };
+  /** Only for tests driving the app through `inject()` without TLS. */
+  allowInjectedPlainHttp?: boolean;
+  logger?: FastifyServerOptions['logger'];
+  tokens?: AccessTokenVerifier;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    latchkey: { services: Services; routes: RouteInfo[] };
+  }
+}
+
+/** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
+const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent];
+
+/** Redacted wherever they appear in a log line: no secret is ever logged. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.key',
+  '*.secret',
+  '*.password',
+  '*.token',
+];
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, services } = options;
+  const isTrustedProxy = createIpMatcher(config.trustProxy);
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    genReqId: () => newId('req'),
+    requestIdHeader: false,
+    ...(options.https ? { https: { key: options.https.key, cert: options.https.cert } } : {}),
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+
+  const routes: RouteInfo[] = [];
+  app.decorate('latchkey', { services, routes });
+  registerValidation(app, SHARED_SCHEMAS);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  registerErrorHandling(app);
+  describeRoutes(app, routes);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Latchkey API',
+        version: '1',
+        description:
+          'API-first identity and access management. Every route but health, metrics and discovery needs a credential: `Authorization: Bearer <key>`, `Authorization: ApiKey <key>` or `X-API-Key: <key>`. Errors are RFC 9457 problem+json bodies with a stable `code`.',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (`ak_live_…`) or an OAuth access token (JWT).',
+          },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, logLevel: 'warn' });
+
+  registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
+  registerAuthentication(app, { apiKeys: services.apiKeys, tokens: options.tokens });
+  const metrics = registerMetrics(app);
+
+  systemRoutes(app, services, metrics);
+  meRoutes(app, services);
+  organizationRoutes(app, services);
+  userRoutes(app, services);
+  roleRoutes(app, services);
+  apiKeyRoutes(app, services);
+  auditRoutes(app, services);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,64 @@
+import { buildApp, REDACT } from '../app.ts';
+import type { Config } from '../config/schema.ts';
+import { loadTls } from '../http/tls.ts';
+import { openRuntime } from '../runtime.ts';
+import { printOwnerKey } from './output.ts';
+
+/** `latchkey serve`: migrate, bootstrap on an empty database, then HTTPS until SIGTERM/SIGINT. */
+export async function serve(config: Readonly<Config>): Promise<void> {
+  const runtime = await openRuntime(config, {
+    onBackgroundError: (error) => console.error('latchkey: background write failed, will retry:', error),
+  });
+  const { services } = runtime;
+  const created = await services.organizations.bootstrap();
+  if (created) printOwnerKey(created);
+
+  const tls = await loadTls({
+    certPath: config.tlsCert,
+    keyPath: config.tlsKey,
+    dataDir: config.dataDir,
+    hostnames: ['localhost', new URL(config.publicUrl).hostname],
+  });
+  const app = await buildApp({
+    config,
+    services,
+    https: { key: tls.key, cert: tls.cert },
+    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+  });
+  services.batch.start();
+  const sealTimer = setInterval(() => {
+    services.sealer.seal().catch((error) => app.log.error({ err: error }, 'audit seal failed'));
+  }, config.auditSealInterval * 1000);
+  sealTimer.unref();
+
+  await app.listen({ port: config.port, host: config.host });
+  process.stderr.write(
+    [
+      '',
+      `Latchkey is listening on https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+      `  database:    ${runtime.db.describe}`,
+      `  certificate: ${tls.path}${tls.generated ? ' (self-signed, generated now)' : ''}`,
+      `  SHA-256 fingerprint: ${tls.fingerprint}`,
+      `  API reference: ${config.publicUrl}/docs`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    clearInterval(sealTimer);
+    try {
+      await app.close();
+      await runtime.close(); // flushes batched usage and events: a SIGTERM loses nothing
+      process.exit(0);
+    } catch (error) {
+      console.error('latchkey: shutdown failed:', error);
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

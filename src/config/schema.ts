@@ -1,0 +1,134 @@
+/**
+ * The one description of every configuration key. Parsing, validation and
+ * `docs/configuration.md` all come from this table.
+ */
+export type ConfigKind = 'string' | 'port' | 'int' | 'path' | 'url' | 'list' | 'enum' | 'secret';
+
+export interface ConfigKeySpec {
+  env: string;
+  kind: ConfigKind;
+  description: string;
+  default?: string | number | readonly string[];
+  values?: readonly string[];
+  min?: number;
+}
+
+export const configSpec = {
+  port: {
+    env: 'LATCHKEY_PORT',
+    kind: 'port',
+    default: 8443,
+    description: 'TCP port the HTTPS server listens on.',
+  },
+  host: {
+    env: 'LATCHKEY_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    description: 'Interface to bind. Use `0.0.0.0` (or `::`) to accept connections from other machines.',
+  },
+  dataDir: {
+    env: 'LATCHKEY_DATA_DIR',
+    kind: 'path',
+    default: './latchkey-data',
+    description:
+      'Directory for the embedded SQLite database, the generated TLS certificate and the generated master key.',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    kind: 'url',
+    description:
+      'PostgreSQL connection string (`postgres://user@host:5432/db`). When unset, SQLite in the data directory is used.',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    kind: 'url',
+    description:
+      'Redis connection string for shared rate limits and cache invalidation across several nodes.',
+  },
+  tlsCert: {
+    env: 'LATCHKEY_TLS_CERT',
+    kind: 'path',
+    description:
+      'PEM certificate (chain) file. With `LATCHKEY_TLS_KEY`; when both are unset a self-signed certificate is generated in the data directory.',
+  },
+  tlsKey: {
+    env: 'LATCHKEY_TLS_KEY',
+    kind: 'path',
+    description: 'PEM private key file for `LATCHKEY_TLS_CERT`.',
+  },
+  trustProxy: {
+    env: 'LATCHKEY_TRUST_PROXY',
+    kind: 'list',
+    default: [],
+    description:
+      'Comma-separated IP addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed. Headers from any other peer are ignored.',
+  },
+  publicUrl: {
+    env: 'LATCHKEY_PUBLIC_URL',
+    kind: 'url',
+    description:
+      'External base URL of this server (used for OAuth issuers and links). Defaults to `https://localhost:<port>`.',
+  },
+  masterKey: {
+    env: 'LATCHKEY_MASTER_KEY',
+    kind: 'secret',
+    description:
+      'Base64 of 32 random bytes used to encrypt secrets at rest and to key API-key hashes. When unset, one is generated into `<dataDir>/master.key` (mode 0600) on first start.',
+  },
+  logLevel: {
+    env: 'LATCHKEY_LOG_LEVEL',
+    kind: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'Minimum level of the JSON log written to standard output. Secrets are always redacted.',
+  },
+  bodyLimit: {
+    env: 'LATCHKEY_BODY_LIMIT',
+    kind: 'int',
+    min: 1024,
+    default: 1048576,
+    description: 'Largest accepted request body in bytes; larger bodies answer 413 `payload_too_large`.',
+  },
+  auditSealInterval: {
+    env: 'LATCHKEY_AUDIT_SEAL_INTERVAL',
+    kind: 'int',
+    min: 1,
+    default: 60,
+    description:
+      'Seconds between audit-log seals (hash-chain checkpoints verified by `latchkey audit verify`).',
+  },
+  usageFlushInterval: {
+    env: 'LATCHKEY_USAGE_FLUSH_MS',
+    kind: 'int',
+    min: 50,
+    default: 1000,
+    description: 'Milliseconds between batched writes of API-key usage statistics and high-volume events.',
+  },
+  outboundAllowlist: {
+    env: 'LATCHKEY_OUTBOUND_ALLOWLIST',
+    kind: 'list',
+    default: [],
+    description:
+      'Comma-separated host names and CIDR ranges that outbound requests (webhooks, alerts) may reach even though they are private or loopback addresses; such hosts may also use plain HTTP.',
+  },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKey = keyof typeof configSpec;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  trustProxy: readonly string[];
+  publicUrl: string;
+  masterKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  bodyLimit: number;
+  auditSealInterval: number;
+  usageFlushInterval: number;
+  outboundAllowlist: readonly string[];
+}

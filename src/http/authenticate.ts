@@ -1,0 +1,111 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiKeyService } from '../domain/api-keys/service.ts';
+import type { Principal } from '../domain/auth/principal.ts';
+import { AppError } from '../errors/app-error.ts';
+import { requestContext } from './context.ts';
+
+/** Verifies bearer JWTs (OAuth access tokens); plugged in by the OAuth module. */
+export interface AccessTokenVerifier {
+  verify(token: string, request: FastifyRequest): Promise<Principal | undefined>;
+}
+
+const KEY_LIKE = /(^|[^a-z])(ak_live_|ak_test_|scim_)/i;
+const CREDENTIAL_PARAMS = new Set([
+  'api_key',
+  'apikey',
+  'api-key',
+  'key',
+  'access_token',
+  'token',
+  'x-api-key',
+]);
+
+function keyInQuery(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  if (!query || typeof query !== 'object') return false;
+  return Object.entries(query).some(
+    ([name, value]) =>
+      CREDENTIAL_PARAMS.has(name.toLowerCase()) || (typeof value === 'string' && KEY_LIKE.test(value)),
+  );
+}
+
+/** `Authorization: Bearer …`, `Authorization: ApiKey …` or `X-API-Key: …`; undefined when absent. */
+export function extractCredential(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.length > 0) {
+    const match = /^(Bearer|ApiKey)\s+(.+)$/i.exec(header.trim());
+    return match ? match[2]!.trim() : header.trim();
+  }
+  const apiKey = request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
+  return undefined;
+}
+
+function looksLikeJwt(token: string): boolean {
+  return token.startsWith('eyJ') && token.split('.').length === 3;
+}
+
+/**
+ * Runs on every request before the body is read: credential, organization
+ * scope (another organization's objects answer 404), then the permission the
+ * route declares (403 naming it).
+ */
+export function registerAuthentication(
+  app: FastifyInstance,
+  deps: { apiKeys: ApiKeyService; tokens?: AccessTokenVerifier | undefined },
+): void {
+  app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (request.routeOptions.url === undefined || config.auth === 'none') return;
+    if (keyInQuery(request)) {
+      throw new AppError(
+        'api_key_in_query',
+        'Send credentials in the Authorization or X-API-Key header, never in the URL; rotate a key that was put in a URL',
+      );
+    }
+    const credential = extractCredential(request);
+    if (credential === undefined) {
+      throw new AppError('missing_credentials', 'Send a key as Authorization: Bearer <key>', {
+        headers: { 'www-authenticate': 'Bearer realm="latchkey", ApiKey realm="latchkey"' },
+      });
+    }
+    const ctx = requestContext(request);
+    let principal: Principal | undefined;
+    if (looksLikeJwt(credential)) {
+      principal = deps.tokens ? await deps.tokens.verify(credential, request) : undefined;
+      if (!principal) throw new AppError('invalid_token', 'The access token is invalid or expired');
+    } else {
+      const result = await deps.apiKeys.authenticate(credential, ctx);
+      if (!result.ok) {
+        deps.apiKeys.recordFailure(credential, result.code, ctx, result.record);
+        throw new AppError(result.code, failureDetail(result.code));
+      }
+      principal = result.principal;
+    }
+    request.principal = principal;
+
+    const org = (request.params as Record<string, unknown> | undefined)?.org;
+    if (typeof org === 'string' && org !== principal.organizationId) {
+      throw new AppError('not_found', 'No such organization');
+    }
+    if (principal.scimOnly && !config.scim) {
+      throw new AppError('permission_denied', 'scim_ keys can only reach SCIM endpoints');
+    }
+    if (config.permission && !principal.permissions.has(config.permission)) {
+      throw new AppError('permission_denied', `This route requires the permission ${config.permission}`);
+    }
+  });
+}
+
+function failureDetail(code: string): string {
+  switch (code) {
+    case 'malformed_api_key':
+      return 'The key is not a well-formed Latchkey key (prefix, length or checksum)';
+    case 'invalid_api_key':
+      return 'No such API key';
+    case 'api_key_revoked':
+      return 'This API key has been revoked';
+    default:
+      return 'This API key has expired';
+  }
+}

@@ -1,0 +1,23 @@
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../domain/auth/principal.ts';
+import type { RequestContext } from '../domain/shared/types.ts';
+
+/** The audit context of a request: actor, source IP (proxy-aware), user agent, request id. */
+export function requestContext(request: FastifyRequest): RequestContext {
+  const p = request.principal;
+  return {
+    actor: p
+      ? { type: p.type, id: p.id, display: p.display }
+      : { type: 'anonymous', id: null, display: null },
+    ip: request.ip ?? null,
+    userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+    requestId: String(request.id),
+    endpoint: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+  };
+}
+
+/** The principal of an authenticated route (the authenticate hook guarantees it). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route declared auth: required but no principal was set');
+  return request.principal;
+}

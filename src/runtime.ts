@@ -1,0 +1,43 @@
+import type { Config } from './config/schema.ts';
+import { loadMasterKey } from './crypto/master-key.ts';
+import type { Clock } from './domain/shared/clock.ts';
+import { systemClock } from './domain/shared/clock.ts';
+import { createServices, type Services } from './services.ts';
+import { type Db, openDatabase } from './store/db.ts';
+import { migrateToLatest } from './store/migrate.ts';
+import { createStore } from './store/store.ts';
+
+export interface Runtime {
+  db: Db;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Opens the configured database, applies migrations and wires the services. */
+export async function openRuntime(
+  config: Readonly<Config>,
+  options: { clock?: Clock; onBackgroundError?: (error: unknown) => void } = {},
+): Promise<Runtime> {
+  const db = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const services = createServices({
+    store: createStore(db),
+    clock: options.clock ?? systemClock,
+    masterKey: loadMasterKey(config.masterKey, config.dataDir),
+    config,
+    onBackgroundError: options.onBackgroundError,
+  });
+  return {
+    db,
+    services,
+    async close() {
+      await services.batch.stop();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { Dialect } from '../db.ts';
+import * as m0001 from './0001-core.ts';
+
+export interface MigrationContext {
+  dialect: Dialect;
+}
+
+interface MigrationModule {
+  // biome-ignore lint/suspicious/noExplicitAny: see 0001-core.ts
+  up(db: Kysely<any>, context: MigrationContext): Promise<void>;
+}
+
+/** Ordered by name; one set for both dialects. Add a file and a line here for each new migration. */
+const migrations: Record<string, MigrationModule> = {
+  '0001-core': m0001,
+};
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, module] of Object.entries(migrations)) {
+        out[name] = { up: (db) => module.up(db, { dialect }) };
+      }
+      return out;
+    },
+  };
+}

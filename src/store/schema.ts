@@ -1,0 +1,125 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types shared by both dialects. Portable column choices:
+ * times are ISO-8601 UTC strings with milliseconds (sortable as text),
+ * JSON is stored as text, booleans as 0/1 integers.
+ */
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  mode: 'live' | 'test';
+  is_root: number;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  organization_id: string;
+  email: string;
+  email_normalized: string;
+  name: string | null;
+  status: 'active' | 'disabled';
+  metadata: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RolesTable {
+  id: string;
+  organization_id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  permissions: string;
+  builtin: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserRolesTable {
+  organization_id: string;
+  user_id: string;
+  role_id: string;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  description: string | null;
+  prefix: string;
+  key_hash: string;
+  hint: string;
+  permissions: string;
+  scope: string | null;
+  is_owner: number;
+  status: 'active' | 'revoked';
+  created_by_type: string;
+  created_by_id: string | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+  revoked_reason: string | null;
+  last_used_at: string | null;
+  last_ip: string | null;
+  request_count: number;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  id: string;
+  organization_id: string;
+  type: string;
+  time: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_display: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: 'success' | 'failure';
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  data: string;
+}
+
+export interface AuditSealsTable {
+  seq: Generated<number>;
+  id: string;
+  sealed_at: string;
+  first_seq: number;
+  last_seq: number;
+  event_count: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditDigestsTable {
+  event_seq: number;
+  event_id: string;
+  seal_id: string;
+  digest: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  api_keys: ApiKeysTable;
+  events: EventsTable;
+  audit_seals: AuditSealsTable;
+  audit_digests: AuditDigestsTable;
+  meta: MetaTable;
+}

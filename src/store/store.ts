@@ -1,0 +1,51 @@
+import type { Kysely } from 'kysely';
+import type { Db, Dialect } from './db.ts';
+import { createApiKeysRepo } from './repos/api-keys.ts';
+import { createAuditSealsRepo } from './repos/audit-seals.ts';
+import { createEventsRepo } from './repos/events.ts';
+import { createMetaRepo } from './repos/meta.ts';
+import { createOrganizationsRepo } from './repos/organizations.ts';
+import { createRolesRepo } from './repos/roles.ts';
+import { createUsersRepo } from './repos/users.ts';
+import type { Database } from './schema.ts';
+
+/**
+ * Every repository, bound to one database handle. `transaction` hands the
+ * callback the same set bound to a transaction, so a change and the event
+ * describing it commit or roll back together.
+ */
+export interface Store {
+  dialect: Dialect;
+  organizations: ReturnType<typeof createOrganizationsRepo>;
+  users: ReturnType<typeof createUsersRepo>;
+  roles: ReturnType<typeof createRolesRepo>;
+  apiKeys: ReturnType<typeof createApiKeysRepo>;
+  events: ReturnType<typeof createEventsRepo>;
+  auditSeals: ReturnType<typeof createAuditSealsRepo>;
+  meta: ReturnType<typeof createMetaRepo>;
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+}
+
+function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): Store {
+  const store: Store = {
+    dialect,
+    organizations: createOrganizationsRepo(db),
+    users: createUsersRepo(db),
+    roles: createRolesRepo(db),
+    apiKeys: createApiKeysRepo(db),
+    events: createEventsRepo(db),
+    auditSeals: createAuditSealsRepo(db, dialect),
+    meta: createMetaRepo(db),
+    transaction: (fn) =>
+      inTransaction ? fn(store) : db.transaction().execute((trx) => fn(bind(trx, dialect, true))),
+    ping: async () => {
+      await db.selectFrom('meta').select('key').limit(1).execute();
+    },
+  };
+  return store;
+}
+
+export function createStore(db: Db): Store {
+  return bind(db.kysely, db.dialect, false);
+}
