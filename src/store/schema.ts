@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { OAuthDatabase } from './schema-oauth.ts';
 
 /**
  * Table types shared by both dialects. Portable column choices:
@@ -112,7 +113,7 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database {
+export interface Database extends OAuthDatabase {
   organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;

@@ -2,10 +2,14 @@ import type { Kysely } from 'kysely';
 import type { Db, Dialect } from './db.ts';
 import { createApiKeysRepo } from './repos/api-keys.ts';
 import { createAuditSealsRepo } from './repos/audit-seals.ts';
+import { createCredentialsRepo } from './repos/credentials.ts';
 import { createEventsRepo } from './repos/events.ts';
 import { createMetaRepo } from './repos/meta.ts';
+import { createOAuthClientsRepo } from './repos/oauth-clients.ts';
+import { createOidcPayloadsRepo } from './repos/oidc-payloads.ts';
 import { createOrganizationsRepo } from './repos/organizations.ts';
 import { createRolesRepo } from './repos/roles.ts';
+import { createSigningKeysRepo } from './repos/signing-keys.ts';
 import { createUsersRepo } from './repos/users.ts';
 import type { Database } from './schema.ts';
 
@@ -23,6 +27,10 @@ export interface Store {
   events: ReturnType<typeof createEventsRepo>;
   auditSeals: ReturnType<typeof createAuditSealsRepo>;
   meta: ReturnType<typeof createMetaRepo>;
+  oidc: ReturnType<typeof createOidcPayloadsRepo>;
+  oauthClients: ReturnType<typeof createOAuthClientsRepo>;
+  signingKeys: ReturnType<typeof createSigningKeysRepo>;
+  credentials: ReturnType<typeof createCredentialsRepo>;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
 }
@@ -37,6 +45,10 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     events: createEventsRepo(db),
     auditSeals: createAuditSealsRepo(db, dialect),
     meta: createMetaRepo(db),
+    oidc: createOidcPayloadsRepo(db),
+    oauthClients: createOAuthClientsRepo(db),
+    signingKeys: createSigningKeysRepo(db),
+    credentials: createCredentialsRepo(db),
     transaction: (fn) =>
       inTransaction ? fn(store) : db.transaction().execute((trx) => fn(bind(trx, dialect, true))),
     ping: async () => {
