@@ -19,6 +19,7 @@ import { describeRoutes, type RouteInfo } from './http/openapi.ts';
 import { Problem } from './http/schemas.ts';
 import { registerValidation } from './http/validation.ts';
 import { createIpMatcher } from './net/cidr.ts';
+import { mountOidc } from './oidc/mount.ts';
 import type { Services } from './services.ts';
 
 export interface AppOptions {
@@ -109,6 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
   auditRoutes(app, services);
+  await mountOidc(app, services.oauth.engines);
 
   await app.ready();
   return app;

@@ -10,6 +10,7 @@ import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
 import type { Clock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
+import { createOAuthModule } from './oidc/module.ts';
 import type { Store } from './store/store.ts';
 
 /** The composition of every domain service, wired once; routes and the CLI receive this. */
@@ -17,7 +18,7 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'>;
+  config: Pick<Config, 'usageFlushInterval' | 'publicUrl' | 'trustProxy'>;
   onBackgroundError?: (error: unknown) => void;
 }) {
   const { store, clock, masterKey } = deps;
@@ -27,15 +28,26 @@ export function createServices(deps: {
     onError: deps.onBackgroundError,
   });
   const apiKeys = createApiKeyService({ store, clock, hashKey: createKeyHasher(masterKey), batch });
+  const secretBox = createSecretBox(masterKey);
+  const roles = createRoleService({ store, clock });
   return {
     store,
     clock,
     batch,
-    secretBox: createSecretBox(masterKey),
+    secretBox,
     apiKeys,
     organizations: createOrganizationService({ store, clock, apiKeys }),
     users: createUserService({ store, clock }),
-    roles: createRoleService({ store, clock }),
+    roles,
+    oauth: createOAuthModule({
+      store,
+      clock,
+      masterKey,
+      secretBox,
+      roles,
+      publicUrl: deps.config.publicUrl,
+      proxy: deps.config.trustProxy.length > 0,
+    }),
     audit: createAuditService({ store }),
     sealer: createAuditSealer({ store, clock }),
   };

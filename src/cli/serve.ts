@@ -23,6 +23,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     config,
     services,
     https: { key: tls.key, cert: tls.cert },
+    tokens: services.oauth.tokens,
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
   });
   services.batch.start();

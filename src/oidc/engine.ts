@@ -1,0 +1,258 @@
+import { createHmac } from 'node:crypto';
+import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { adapterFactory } from '../domain/oauth/adapter.ts';
+import type { ClientService } from '../domain/oauth/clients.ts';
+import { OIDC_SCOPES } from '../domain/oauth/clients.ts';
+import type { OAuthSettingsService } from '../domain/oauth/settings.ts';
+import type { SigningKeyService } from '../domain/oauth/signing-keys.ts';
+import type { Clock } from '../domain/shared/clock.ts';
+import type { OAuthClient } from '../store/repos/oauth-clients.ts';
+import type { Store } from '../store/store.ts';
+import { escapeHtml, page } from './views.ts';
+
+export interface EngineDeps {
+  store: Store;
+  clock: Clock;
+  clients: ClientService;
+  signingKeys: SigningKeyService;
+  settings: OAuthSettingsService;
+  publicUrl: string;
+  /** Resource indicator of Latchkey's own API: tokens with this `aud` are accepted by /v1. */
+  latchkeyResource: string;
+  /** Secret for the engine's signed cookies, per organization. */
+  cookieSecret: (organizationId: string) => string;
+  proxy: boolean;
+}
+
+export interface Engine {
+  provider: Provider;
+  organizationId: string;
+  issuer: string;
+  /** Clients loaded by this engine (refreshed by invalidation). */
+  clientOf(clientId: string): OAuthClient | undefined;
+}
+
+export const issuerOf = (publicUrl: string, organizationId: string) => `${publicUrl}/oidc/${organizationId}`;
+
+const ORG_PATTERN = /^org_[0-9a-z]{26}$/;
+
+/**
+ * One oidc-provider instance per organization, created on first use and
+ * cached; `invalidate` drops it when the organization's clients, keys or
+ * settings change, so the next request builds it afresh (no restart).
+ */
+export function createEngines(deps: EngineDeps) {
+  const cache = new Map<string, Promise<Engine | undefined>>();
+
+  async function build(organizationId: string): Promise<Engine | undefined> {
+    if (!ORG_PATTERN.test(organizationId)) return undefined;
+    const org = await deps.store.organizations.get(organizationId);
+    if (!org) return undefined;
+    const settings = await deps.settings.get(organizationId);
+    const jwks = await deps.signingKeys.privateJwks(organizationId);
+    const alg = String(jwks[0]?.alg ?? 'ES256');
+    const issuer = issuerOf(deps.publicUrl, organizationId);
+    const loaded = new Map<string, OAuthClient>();
+
+    const clientSource = {
+      async find(clientId: string) {
+        const found = await deps.clients.engineMetadata(organizationId, clientId);
+        if (!found) return undefined;
+        const { client, secret } = found;
+        loaded.set(clientId, client);
+        const interactive = client.grantTypes.includes('authorization_code');
+        return {
+          client_id: client.id,
+          client_name: client.name,
+          ...(secret ? { client_secret: secret } : {}),
+          token_endpoint_auth_method: client.type === 'public' ? 'none' : 'client_secret_basic',
+          redirect_uris: client.redirectUris,
+          post_logout_redirect_uris: client.postLogoutRedirectUris,
+          grant_types: client.grantTypes,
+          response_types: interactive ? ['code'] : [],
+          scope: [...new Set([...client.scopes])].join(' '),
+          id_token_signed_response_alg: alg,
+          ...(client.backchannelLogoutUri
+            ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+            : {}),
+        };
+      },
+    };
+
+    const configuration: Configuration = {
+      adapter: adapterFactory({
+        organizationId,
+        store: deps.store,
+        clock: deps.clock,
+        clients: clientSource,
+        sessionTimeouts: () => {
+          const s = deps.settings.cached(organizationId);
+          return { idle: s.sessionIdleTimeout, absolute: s.sessionAbsoluteTimeout };
+        },
+      }) as unknown as Configuration['adapter'],
+      jwks: { keys: jwks as never },
+      cookies: {
+        keys: [deps.cookieSecret(organizationId)],
+        names: { session: '_lk_session', interaction: '_lk_interaction', resume: '_lk_resume' },
+      },
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+      claims: {
+        openid: ['sub'],
+        email: ['email', 'email_verified'],
+        profile: ['name', 'updated_at'],
+      },
+      scopes: [...OIDC_SCOPES],
+      async findAccount(_ctx, sub) {
+        const user = await deps.store.users.get(organizationId, sub);
+        if (!user || user.status !== 'active') return undefined;
+        return {
+          accountId: sub,
+          async claims() {
+            return {
+              sub,
+              email: user.email,
+              email_verified: false,
+              name: user.name ?? undefined,
+              updated_at: Math.floor(Date.parse(user.updatedAt) / 1000),
+            };
+          },
+        };
+      },
+      interactions: {
+        url: (_ctx, interaction) => `/oidc/${organizationId}/interaction/${interaction.uid}`,
+      },
+      pkce: {
+        // RFC 9700 §2.1.1: PKCE for every public client; confidential clients may still use it.
+        required: (_ctx, client) => client.clientAuthMethod === 'none',
+      },
+      rotateRefreshToken: true,
+      issueRefreshToken: async (_ctx, client, code) =>
+        client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+      ttl: {
+        AccessToken: () => deps.settings.cached(organizationId).accessTokenTtl,
+        ClientCredentials: () => deps.settings.cached(organizationId).accessTokenTtl,
+        AuthorizationCode: 60,
+        DeviceCode: 600,
+        IdToken: 3600,
+        Interaction: 3600,
+        Grant: () => deps.settings.cached(organizationId).refreshTokenTtl,
+        RefreshToken: () => deps.settings.cached(organizationId).refreshTokenTtl,
+        Session: () => deps.settings.cached(organizationId).sessionAbsoluteTimeout,
+      },
+      features: {
+        devInteractions: { enabled: false },
+        // The bundled typings only describe the disabled shape of this feature.
+        introspection: { enabled: true } as never,
+        revocation: { enabled: true },
+        userinfo: { enabled: true },
+        clientCredentials: { enabled: true },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: async (ctx, form) => {
+            ctx.body = page(
+              'Sign out',
+              `<p>Do you want to sign out of ${escapeHtml(ctx.oidc.client?.clientName ?? 'this organization')}?</p>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button class="secondary" type="submit" form="op.logoutForm">No, stay signed in</button>`,
+            );
+          },
+          postLogoutSuccessSource: async (ctx) => {
+            ctx.body = page('Signed out', '<p>You are signed out.</p>');
+          },
+        },
+        deviceFlow: {
+          enabled: true,
+          userCodeInputSource: async (ctx, form, _out, err) => {
+            const msg = err
+              ? '<p class="error" role="alert">That code is not valid. Check it and try again.</p>'
+              : '<p>Enter the code shown on your device.</p>';
+            ctx.body = page(
+              'Connect a device',
+              `${msg}${form.replace('<input ', '<label for="user_code">Code</label><input id="user_code" autofocus ')}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+            );
+          },
+          userCodeConfirmSource: async (ctx, form, client, _info, userCode) => {
+            ctx.body = page(
+              'Confirm the device',
+              `<p><strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> wants to sign in. Check that your device shows</p>
+<p><code>${escapeHtml(userCode)}</code></p>${form}
+<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button>
+<button class="secondary" type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`,
+            );
+          },
+          successSource: async (ctx) => {
+            ctx.body = page('Device connected', '<p>You can return to your device.</p>');
+          },
+        },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async (ctx, client, oneOf) => {
+            if (oneOf) return oneOf;
+            return loaded.get(client.clientId)?.resources[0] ?? deps.latchkeyResource;
+          },
+          useGrantedResource: async () => true,
+          getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client) => {
+            const c = loaded.get(client.clientId);
+            if (!c || !c.resources.includes(resource)) throw new errors.InvalidTarget();
+            const scopes = c.scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+            return {
+              scope: scopes.join(' '),
+              audience: resource,
+              accessTokenTTL: deps.settings.cached(organizationId).accessTokenTtl,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: alg as 'ES256' } },
+            };
+          },
+        },
+      },
+      enabledJWA: {
+        idTokenSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+        userinfoSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+        introspectionSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+        authorizationSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+      },
+      renderError: async (ctx, out) => {
+        ctx.type = 'html';
+        ctx.body = page(
+          'Something went wrong',
+          `<p class="error" role="alert">${escapeHtml(out.error_description ?? out.error)}</p><p class="hint">Error: ${escapeHtml(out.error)}</p>`,
+        );
+      },
+    };
+
+    const provider = new Provider(issuer, configuration);
+    provider.proxy = deps.proxy;
+    return {
+      provider,
+      organizationId,
+      issuer,
+      clientOf: (clientId) => loaded.get(clientId),
+    };
+  }
+
+  return {
+    get(organizationId: string): Promise<Engine | undefined> {
+      let engine = cache.get(organizationId);
+      if (!engine) {
+        engine = build(organizationId).catch((error: unknown) => {
+          cache.delete(organizationId);
+          throw error;
+        });
+        cache.set(organizationId, engine);
+      }
+      return engine;
+    },
+    invalidate(organizationId: string): void {
+      cache.delete(organizationId);
+    },
+    issuer: (organizationId: string) => issuerOf(deps.publicUrl, organizationId),
+  };
+}
+
+export type Engines = ReturnType<typeof createEngines>;
+
+/** Per-organization cookie secret derived from a server secret. */
+export function deriveCookieSecret(secret: Buffer, organizationId: string): string {
+  return createHmac('sha256', secret).update(`oidc-cookies:${organizationId}`).digest('base64url');
+}

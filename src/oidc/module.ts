@@ -1,0 +1,55 @@
+import type { MasterKey } from '../crypto/master-key.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { createClientService } from '../domain/oauth/clients.ts';
+import { createOAuthSettingsService } from '../domain/oauth/settings.ts';
+import { createSigningKeyService } from '../domain/oauth/signing-keys.ts';
+import type { RoleService } from '../domain/roles/service.ts';
+import type { Clock } from '../domain/shared/clock.ts';
+import type { Store } from '../store/store.ts';
+import { createAccessTokenVerifier } from './access-tokens.ts';
+import { createEngines, deriveCookieSecret } from './engine.ts';
+
+/** The OAuth 2.0 / OpenID Connect services, wired once by createServices. */
+export function createOAuthModule(deps: {
+  store: Store;
+  clock: Clock;
+  masterKey: MasterKey;
+  secretBox: SecretBox;
+  roles: RoleService;
+  publicUrl: string;
+  proxy: boolean;
+}) {
+  const { store, clock, secretBox } = deps;
+  const latchkeyResource = `${deps.publicUrl}/v1`;
+  const listeners: ((organizationId: string) => void)[] = [];
+  const onChange = (organizationId: string) => {
+    for (const listener of listeners) listener(organizationId);
+  };
+  const signingKeys = createSigningKeyService({ store, clock, secretBox, onChange });
+  const clients = createClientService({ store, clock, secretBox, latchkeyResource, onChange });
+  const settings = createOAuthSettingsService({ store, clock, onChange });
+  const cookieRoot = deps.masterKey.derive('oidc-cookies');
+  const engines = createEngines({
+    store,
+    clock,
+    clients,
+    signingKeys,
+    settings,
+    publicUrl: deps.publicUrl,
+    latchkeyResource,
+    cookieSecret: (organizationId) => deriveCookieSecret(cookieRoot, organizationId),
+    proxy: deps.proxy,
+  });
+  const tokens = createAccessTokenVerifier({
+    store,
+    clock,
+    roles: deps.roles,
+    signingKeys,
+    publicUrl: deps.publicUrl,
+    latchkeyResource,
+  });
+  listeners.push(engines.invalidate, tokens.invalidate);
+  return { latchkeyResource, signingKeys, clients, settings, engines, tokens, cookieRoot };
+}
+
+export type OAuthModule = ReturnType<typeof createOAuthModule>;
