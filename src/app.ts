@@ -5,9 +5,11 @@ import './http/route-config.ts';
 import systemRoutes from './api/system.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
+import clientRoutes, { OAuthClient } from './api/v1/clients.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
+import signingKeyRoutes from './api/v1/signing-keys.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
@@ -40,7 +42,7 @@ declare module 'fastify' {
 }
 
 /** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent];
+const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent, OAuthClient];
 
 /** Redacted wherever they appear in a log line: no secret is ever logged. */
 export const REDACT = [
@@ -110,6 +112,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
   auditRoutes(app, services);
+  clientRoutes(app, services);
+  signingKeyRoutes(app, services);
   await mountOidc(app, services.oauth.engines);
 
   await app.ready();

@@ -61,6 +61,7 @@ export function createEngines(deps: EngineDeps) {
         const { client, secret } = found;
         loaded.set(clientId, client);
         const interactive = client.grantTypes.includes('authorization_code');
+        const oidcScopes = client.scopes.filter((x) => (OIDC_SCOPES as readonly string[]).includes(x));
         return {
           client_id: client.id,
           client_name: client.name,
@@ -70,7 +71,9 @@ export function createEngines(deps: EngineDeps) {
           post_logout_redirect_uris: client.postLogoutRedirectUris,
           grant_types: client.grantTypes,
           response_types: interactive ? ['code'] : [],
-          scope: [...new Set([...client.scopes])].join(' '),
+          // Client `scope` may only name the engine's OpenID scopes; resource scopes are
+          // limited per client in getResourceServerInfo.
+          ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
           id_token_signed_response_alg: alg,
           ...(client.backchannelLogoutUri
             ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { newId } from '../../crypto/ids.ts';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import { AppError } from '../../errors/app-error.ts';
-import type { ClientSettings, OAuthClient } from '../../store/repos/oauth-clients.ts';
+import type { ClientSettings, GrantType, OAuthClient } from '../../store/repos/oauth-clients.ts';
 import type { Store } from '../../store/store.ts';
 import { buildEvent } from '../audit/events.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -13,7 +13,7 @@ export const GRANT_TYPES = [
   'refresh_token',
   'client_credentials',
   'urn:ietf:params:oauth:grant-type:device_code',
-] as const;
+] as const satisfies readonly GrantType[];
 
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
@@ -23,7 +23,7 @@ export interface ClientInput {
   firstParty?: boolean | undefined;
   redirectUris?: string[] | undefined;
   postLogoutRedirectUris?: string[] | undefined;
-  grantTypes?: string[] | undefined;
+  grantTypes?: GrantType[] | undefined;
   scopes?: string[] | undefined;
   resources?: string[] | undefined;
   backchannelLogoutUri?: string | null | undefined;

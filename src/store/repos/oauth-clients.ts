@@ -2,10 +2,16 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { OAuthClientsTable } from '../schema-oauth.ts';
 
+export type GrantType =
+  | 'authorization_code'
+  | 'refresh_token'
+  | 'client_credentials'
+  | 'urn:ietf:params:oauth:grant-type:device_code';
+
 export interface ClientSettings {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
-  grantTypes: string[];
+  grantTypes: GrantType[];
   scopes: string[];
   resources: string[];
   backchannelLogoutUri: string | null;
