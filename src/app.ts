@@ -7,9 +7,12 @@ import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
 import clientRoutes, { OAuthClient } from './api/v1/clients.ts';
 import meRoutes from './api/v1/me.ts';
+import oauthSettingsRoutes from './api/v1/oauth-settings.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
+import sessionRoutes from './api/v1/sessions.ts';
 import signingKeyRoutes from './api/v1/signing-keys.ts';
+import userCredentialRoutes from './api/v1/user-credentials.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
@@ -21,6 +24,7 @@ import { describeRoutes, type RouteInfo } from './http/openapi.ts';
 import { Problem } from './http/schemas.ts';
 import { registerValidation } from './http/validation.ts';
 import { createIpMatcher } from './net/cidr.ts';
+import { registerHostedLogin } from './oidc/interactions.ts';
 import { mountOidc } from './oidc/mount.ts';
 import type { Services } from './services.ts';
 
@@ -114,6 +118,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   auditRoutes(app, services);
   clientRoutes(app, services);
   signingKeyRoutes(app, services);
+  userCredentialRoutes(app, services);
+  sessionRoutes(app, services);
+  oauthSettingsRoutes(app, services);
+  await registerHostedLogin(app, services);
   await mountOidc(app, services.oauth.engines);
 
   await app.ready();

@@ -70,7 +70,9 @@ describeOAuth('client credentials grant', (t) => {
     const rotated = res.json().secret as string;
     expect(rotated).not.toBe(client.secret);
     const fresh = await t().discover(client.id, rotated);
-    await expect(oidc.clientCredentialsGrant(fresh, { resource: API })).resolves.toHaveProperty('access_token');
+    await expect(oidc.clientCredentialsGrant(fresh, { resource: API })).resolves.toHaveProperty(
+      'access_token',
+    );
     const stale = await t().discover(client.id, client.secret);
     await expect(oidc.clientCredentialsGrant(stale, { resource: API })).rejects.toMatchObject({
       error: 'invalid_client',

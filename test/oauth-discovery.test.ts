@@ -3,7 +3,11 @@ import { describeEachDb } from './helpers/each-db.ts';
 
 describeEachDb('GET /oidc/:org/.well-known/openid-configuration', (t) => {
   it('serves a discovery document whose issuer is the organization', async () => {
-    const res = await t().call({ method: 'GET', url: `/oidc/${t().org}/.well-known/openid-configuration`, key: null });
+    const res = await t().call({
+      method: 'GET',
+      url: `/oidc/${t().org}/.well-known/openid-configuration`,
+      key: null,
+    });
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.issuer).toBe(`${t().config.publicUrl}/oidc/${t().org}`);

@@ -117,6 +117,18 @@ export const errorCodes = {
     description:
       'The request does not match the schema; `errors` lists every problem with its location. Unknown fields are refused.',
   },
+  password_policy: {
+    status: 422,
+    title: 'Password refused by policy',
+    description:
+      "The password does not meet the organization's password policy (length, character classes); `detail` says which rule.",
+  },
+  mfa_code_invalid: {
+    status: 422,
+    title: 'Invalid one-time code',
+    description:
+      'The TOTP code does not match (check the device clock) or the enrollment has not been started.',
+  },
   rate_limited: {
     status: 429,
     title: 'Rate limited',

@@ -76,7 +76,10 @@ export function createEngines(deps: EngineDeps) {
           ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
           id_token_signed_response_alg: alg,
           ...(client.backchannelLogoutUri
-            ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+            ? {
+                backchannel_logout_uri: client.backchannelLogoutUri,
+                backchannel_logout_session_required: true,
+              }
             : {}),
         };
       },
@@ -129,8 +132,9 @@ export function createEngines(deps: EngineDeps) {
         required: (_ctx, client) => client.clientAuthMethod === 'none',
       },
       rotateRefreshToken: true,
-      issueRefreshToken: async (_ctx, client, code) =>
-        client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+      // Seed 002: a client allowed the refresh_token grant gets one with every code. Without
+      // offline_access (which OIDC only honours with prompt=consent) it ends with the session.
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       ttl: {
         AccessToken: () => deps.settings.cached(organizationId).accessTokenTtl,
         ClientCredentials: () => deps.settings.cached(organizationId).accessTokenTtl,

@@ -1,9 +1,11 @@
 import type { MasterKey } from '../crypto/master-key.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { createCredentialService } from '../domain/login/service.ts';
 import { createClientService } from '../domain/oauth/clients.ts';
 import { createOAuthSettingsService } from '../domain/oauth/settings.ts';
 import { createSigningKeyService } from '../domain/oauth/signing-keys.ts';
 import type { RoleService } from '../domain/roles/service.ts';
+import { createSessionService } from '../domain/sessions/service.ts';
 import type { Clock } from '../domain/shared/clock.ts';
 import type { Store } from '../store/store.ts';
 import { createAccessTokenVerifier } from './access-tokens.ts';
@@ -49,7 +51,20 @@ export function createOAuthModule(deps: {
     latchkeyResource,
   });
   listeners.push(engines.invalidate, tokens.invalidate);
-  return { latchkeyResource, signingKeys, clients, settings, engines, tokens, cookieRoot };
+  const credentials = createCredentialService({ store, clock, secretBox, settings });
+  const sessions = createSessionService({ store, clock });
+  return {
+    latchkeyResource,
+    signingKeys,
+    clients,
+    settings,
+    engines,
+    tokens,
+    credentials,
+    sessions,
+    /** Secret for CSRF tokens of the hosted login pages. */
+    csrfKey: deps.masterKey.derive('hosted-login-csrf'),
+  };
 }
 
 export type OAuthModule = ReturnType<typeof createOAuthModule>;

@@ -50,7 +50,12 @@ export async function createTestApp(
   });
   const created = await services.organizations.bootstrap();
   if (!created) throw new Error('bootstrap created nothing on a fresh database');
-  const app = await buildApp({ config, services, allowInjectedPlainHttp: true, tokens: services.oauth.tokens });
+  const app = await buildApp({
+    config,
+    services,
+    allowInjectedPlainHttp: true,
+    tokens: services.oauth.tokens,
+  });
 
   const call: TestApp['call'] = ({ key, ...rest }) => {
     const headers: Record<string, string> = { ...((rest.headers as Record<string, string>) ?? {}) };

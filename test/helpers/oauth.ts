@@ -70,7 +70,12 @@ export async function createOAuthTestApp(target: DbTarget): Promise<OAuthTestApp
     async createUser(email, password, roles = [], as) {
       const org = as?.org ?? t.org;
       const key = as?.ownerKey ?? t.ownerKey;
-      const res = await t.call({ method: 'POST', url: `/v1/organizations/${org}/users`, payload: { email }, key });
+      const res = await t.call({
+        method: 'POST',
+        url: `/v1/organizations/${org}/users`,
+        payload: { email },
+        key,
+      });
       if (res.statusCode !== 201) throw new Error(`createUser failed: ${res.statusCode} ${res.body}`);
       const user = res.json() as { id: string };
       const pw = await t.call({
@@ -89,7 +94,8 @@ export async function createOAuthTestApp(target: DbTarget): Promise<OAuthTestApp
           url: `/v1/organizations/${org}/users/${user.id}/roles/${found.id}`,
           key,
         });
-        if (assigned.statusCode >= 300) throw new Error(`assign failed: ${assigned.statusCode} ${assigned.body}`);
+        if (assigned.statusCode >= 300)
+          throw new Error(`assign failed: ${assigned.statusCode} ${assigned.body}`);
       }
       return user;
     },

@@ -193,12 +193,12 @@ export default function clientRoutes(app: FastifyInstance, s: Services): void {
       schema: {
         tags: ['OAuth clients'],
         summary: 'Rotate a client secret',
-        description: 'Issues a new secret (in this response only); the previous secret stops working at once.',
+        description:
+          'Issues a new secret (in this response only); the previous secret stops working at once.',
         params: ClientParams,
         response: { 200: WithSecret },
       },
     },
-    async (request) =>
-      clients.rotateSecret(requestContext(request), request.params.org, request.params.id),
+    async (request) => clients.rotateSecret(requestContext(request), request.params.org, request.params.id),
   );
 }

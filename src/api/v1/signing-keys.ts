@@ -51,7 +51,15 @@ export default function signingKeyRoutes(app: FastifyInstance, s: Services): voi
         params: OrgParams,
         body: Type.Optional(
           Type.Object(
-            { alg: Type.Optional(Type.Union([Type.Literal(SIGNING_ALGS[0]), Type.Literal(SIGNING_ALGS[1]), Type.Literal(SIGNING_ALGS[2])])) },
+            {
+              alg: Type.Optional(
+                Type.Union([
+                  Type.Literal(SIGNING_ALGS[0]),
+                  Type.Literal(SIGNING_ALGS[1]),
+                  Type.Literal(SIGNING_ALGS[2]),
+                ]),
+              ),
+            },
             { additionalProperties: false },
           ),
         ),

@@ -85,7 +85,11 @@ export function adapterFactory(deps: {
       return row && this.present(row);
     }
 
-    private present(row: { payload: Record<string, unknown>; expiresAt: string | null; consumedAt: string | null }) {
+    private present(row: {
+      payload: Record<string, unknown>;
+      expiresAt: string | null;
+      consumedAt: string | null;
+    }) {
       const now = clock.now().getTime();
       if (row.expiresAt !== null && Date.parse(row.expiresAt) <= now) return undefined;
       const payload: Payload = { ...row.payload };
@@ -112,7 +116,9 @@ export function adapterFactory(deps: {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
       const grantId = row?.payload.grantId;
       if (typeof grantId === 'string') await store.oidc.revokeByGrantId(organizationId, grantId);
-      throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+      throw new errors.InvalidGrant(
+        `${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`,
+      );
     }
 
     async destroy(id: string): Promise<void> {

@@ -33,7 +33,8 @@ export type ClientPatch = Partial<Omit<ClientInput, 'type'>>;
 
 export type PublicClient = Omit<OAuthClient, 'secretSealed'>;
 
-const secretContext = (c: { organizationId: string; id: string }) => `oauth-client:${c.organizationId}:${c.id}`;
+const secretContext = (c: { organizationId: string; id: string }) =>
+  `oauth-client:${c.organizationId}:${c.id}`;
 
 function newSecret(): string {
   return `lcs_${randomBytes(32).toString('base64url')}`;
@@ -67,13 +68,19 @@ export function createClientService(deps: {
     if (c.backchannelLogoutUri) checkUri(c.backchannelLogoutUri, 'backchannelLogoutUri');
     const interactive = c.grantTypes.includes('authorization_code');
     if (interactive && c.redirectUris.length === 0) {
-      throw new AppError('validation_failed', 'redirectUris: authorization_code needs at least one redirect URI');
+      throw new AppError(
+        'validation_failed',
+        'redirectUris: authorization_code needs at least one redirect URI',
+      );
     }
     if (c.type === 'public' && c.grantTypes.includes('client_credentials')) {
       throw new AppError('validation_failed', 'grantTypes: a public client cannot use client_credentials');
     }
     if (c.grantTypes.includes('refresh_token') && !interactive && !c.grantTypes.includes(GRANT_TYPES[3])) {
-      throw new AppError('validation_failed', 'grantTypes: refresh_token needs authorization_code or device_code');
+      throw new AppError(
+        'validation_failed',
+        'grantTypes: refresh_token needs authorization_code or device_code',
+      );
     }
   }
 
@@ -198,7 +205,9 @@ export function createClientService(deps: {
     async engineMetadata(organizationId: string, id: string) {
       const client = await store.oauthClients.get(organizationId, id);
       if (!client) return undefined;
-      const secret = client.secretSealed ? secretBox.open(client.secretSealed, secretContext(client)) : undefined;
+      const secret = client.secretSealed
+        ? secretBox.open(client.secretSealed, secretContext(client))
+        : undefined;
       return { client, secret };
     },
   };
