@@ -6,6 +6,8 @@ export interface RouteInfo {
   auth: 'none' | 'required';
   permission: string | undefined;
   scim: boolean;
+  /** JSON schema of the path parameters, so tests can build valid ids for any route. */
+  params: { properties?: Record<string, { pattern?: string }> } | undefined;
 }
 
 const problem = (description: string) => ({ description, $ref: 'Problem#' });
