@@ -63,9 +63,14 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
 
   it("answers 404 to another organization's owner key on every organization route, changing nothing", async () => {
     const other = await t().createOrganization('Tenant B');
-    const before = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?limit=200` });
+    const before = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/audit-logs?limit=200`,
+    });
     const failures: string[] = [];
-    for (const route of t().app.latchkey.routes.filter((r) => r.auth === 'required' && r.url.includes(':org'))) {
+    for (const route of t().app.latchkey.routes.filter(
+      (r) => r.auth === 'required' && r.url.includes(':org'),
+    )) {
       const res = await t().call({
         method: route.method as 'GET',
         url: urlFor(route, t().org),
@@ -98,7 +103,11 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
         ...(hasBody(route.method) ? { payload: {} } : {}),
       });
       const body = res.json();
-      if (res.statusCode !== 403 || body.code !== 'permission_denied' || !body.detail.includes(route.permission)) {
+      if (
+        res.statusCode !== 403 ||
+        body.code !== 'permission_denied' ||
+        !body.detail.includes(route.permission)
+      ) {
         failures.push(`${route.method} ${route.url}: ${res.statusCode} ${body.code} ${body.detail}`);
       }
     }
@@ -106,14 +115,27 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
   });
 
   it('accepts the key as Authorization: ApiKey and as X-API-Key, and refuses it in the query string', async () => {
-    const apiKeyScheme = await t().call({ method: 'GET', url: '/v1/users/me', key: null, headers: { authorization: `ApiKey ${t().ownerKey}` } });
+    const apiKeyScheme = await t().call({
+      method: 'GET',
+      url: '/v1/users/me',
+      key: null,
+      headers: { authorization: `ApiKey ${t().ownerKey}` },
+    });
     expect(apiKeyScheme.statusCode).toBe(200);
-    const header = await t().call({ method: 'GET', url: '/v1/users/me', key: null, headers: { 'x-api-key': t().ownerKey } });
+    const header = await t().call({
+      method: 'GET',
+      url: '/v1/users/me',
+      key: null,
+      headers: { 'x-api-key': t().ownerKey },
+    });
     expect(header.statusCode).toBe(200);
     const query = await t().call({ method: 'GET', url: `/v1/users/me?api_key=${t().ownerKey}`, key: null });
     expect(query.statusCode).toBe(400);
     expect(query.json().code).toBe('api_key_in_query');
-    const queryOther = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users?email=${t().ownerKey}` });
+    const queryOther = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/users?email=${t().ownerKey}`,
+    });
     expect(queryOther.json().code).toBe('api_key_in_query');
   });
 

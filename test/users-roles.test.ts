@@ -6,21 +6,38 @@ describeEachDb('users and roles', (t) => {
   const roles = () => `/v1/organizations/${t().org}/roles`;
 
   it('creates, gets, updates, disables, enables and deletes a user, each audited', async () => {
-    const created = await t().call({ method: 'POST', url: users(), payload: { email: 'Ada@Example.com', name: 'Ada' } });
+    const created = await t().call({
+      method: 'POST',
+      url: users(),
+      payload: { email: 'Ada@Example.com', name: 'Ada' },
+    });
     expect(created.statusCode).toBe(201);
     const user = created.json();
     expect(user).toMatchObject({ email: 'Ada@Example.com', name: 'Ada', status: 'active', metadata: {} });
     expect(user.id).toMatch(/^usr_[0-9a-z]{26}$/);
 
-    expect((await t().call({ method: 'GET', url: `${users()}/${user.id}` })).json().email).toBe('Ada@Example.com');
-    const patched = await t().call({ method: 'PATCH', url: `${users()}/${user.id}`, payload: { name: 'Ada Lovelace', metadata: { team: 'core' } } });
+    expect((await t().call({ method: 'GET', url: `${users()}/${user.id}` })).json().email).toBe(
+      'Ada@Example.com',
+    );
+    const patched = await t().call({
+      method: 'PATCH',
+      url: `${users()}/${user.id}`,
+      payload: { name: 'Ada Lovelace', metadata: { team: 'core' } },
+    });
     expect(patched.json()).toMatchObject({ name: 'Ada Lovelace', metadata: { team: 'core' } });
-    expect((await t().call({ method: 'POST', url: `${users()}/${user.id}/disable` })).json().status).toBe('disabled');
-    expect((await t().call({ method: 'POST', url: `${users()}/${user.id}/enable` })).json().status).toBe('active');
+    expect((await t().call({ method: 'POST', url: `${users()}/${user.id}/disable` })).json().status).toBe(
+      'disabled',
+    );
+    expect((await t().call({ method: 'POST', url: `${users()}/${user.id}/enable` })).json().status).toBe(
+      'active',
+    );
     expect((await t().call({ method: 'DELETE', url: `${users()}/${user.id}` })).statusCode).toBe(204);
     expect((await t().call({ method: 'GET', url: `${users()}/${user.id}` })).statusCode).toBe(404);
 
-    const audit = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?targetId=${user.id}` });
+    const audit = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/audit-logs?targetId=${user.id}`,
+    });
     expect((audit.json().data as { type: string }[]).map((e) => e.type)).toEqual([
       'user.deleted',
       'user.enabled',
@@ -52,7 +69,12 @@ describeEachDb('users and roles', (t) => {
   it('lists users with cursor pagination and filters by email and status', async () => {
     const org = await t().createOrganization('Paging');
     const call = (url: string, payload?: object) =>
-      t().call({ method: payload ? 'POST' : 'GET', url: `/v1/organizations/${org.org}${url}`, key: org.ownerKey, ...(payload ? { payload } : {}) });
+      t().call({
+        method: payload ? 'POST' : 'GET',
+        url: `/v1/organizations/${org.org}${url}`,
+        key: org.ownerKey,
+        ...(payload ? { payload } : {}),
+      });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await call('/users', { email: `u${i}@example.com` })).json().id);
     await call(`/users/${ids[1]}/disable`, {});
@@ -67,15 +89,21 @@ describeEachDb('users and roles', (t) => {
       cursor = body.nextCursor;
     } while (cursor);
     expect(seen).toEqual(ids);
-    expect((await call('/users?email=U3@EXAMPLE.COM')).json().data.map((u: { id: string }) => u.id)).toEqual([ids[3]]);
-    expect((await call('/users?status=disabled')).json().data.map((u: { id: string }) => u.id)).toEqual([ids[1]]);
+    expect((await call('/users?email=U3@EXAMPLE.COM')).json().data.map((u: { id: string }) => u.id)).toEqual([
+      ids[3],
+    ]);
+    expect((await call('/users?status=disabled')).json().data.map((u: { id: string }) => u.id)).toEqual([
+      ids[1],
+    ]);
     const bad = await call('/users?cursor=garbage');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('invalid_cursor');
   });
 
   it("answers 404 for another organization's user, even to that organization's owner key", async () => {
-    const user = (await t().call({ method: 'POST', url: users(), payload: { email: 'private@example.com' } })).json();
+    const user = (
+      await t().call({ method: 'POST', url: users(), payload: { email: 'private@example.com' } })
+    ).json();
     const other = await t().createOrganization('Snooper');
     for (const [method, suffix] of [
       ['GET', ''],
@@ -91,7 +119,10 @@ describeEachDb('users and roles', (t) => {
       });
       expect(res.statusCode, `${method} ${suffix}`).toBe(404);
     }
-    expect((await t().call({ method: 'GET', url: `${users()}/${user.id}` })).json()).toMatchObject({ name: null, status: 'active' });
+    expect((await t().call({ method: 'GET', url: `${users()}/${user.id}` })).json()).toMatchObject({
+      name: null,
+      status: 'active',
+    });
   });
 
   it('creates a custom role, assigns it, and reports effective permissions', async () => {
@@ -101,29 +132,52 @@ describeEachDb('users and roles', (t) => {
       payload: { key: 'auditor', name: 'Auditor', permissions: ['audit:read', 'users:read'] },
     });
     expect(role.statusCode).toBe(201);
-    const user = (await t().call({ method: 'POST', url: users(), payload: { email: 'auditor@example.com' } })).json();
-    const viewer = (await t().call({ method: 'GET', url: roles() })).json().data.find((r: { key: string }) => r.key === 'viewer');
-    expect((await t().call({ method: 'PUT', url: `${users()}/${user.id}/roles/${role.json().id}` })).statusCode).toBe(200);
-    expect((await t().call({ method: 'PUT', url: `${users()}/${user.id}/roles/${viewer.id}` })).statusCode).toBe(200);
+    const user = (
+      await t().call({ method: 'POST', url: users(), payload: { email: 'auditor@example.com' } })
+    ).json();
+    const viewer = (await t().call({ method: 'GET', url: roles() }))
+      .json()
+      .data.find((r: { key: string }) => r.key === 'viewer');
+    expect(
+      (await t().call({ method: 'PUT', url: `${users()}/${user.id}/roles/${role.json().id}` })).statusCode,
+    ).toBe(200);
+    expect(
+      (await t().call({ method: 'PUT', url: `${users()}/${user.id}/roles/${viewer.id}` })).statusCode,
+    ).toBe(200);
     const mine = (await t().call({ method: 'GET', url: `${users()}/${user.id}/roles` })).json();
     expect(mine.data.map((r: { key: string }) => r.key).sort()).toEqual(['auditor', 'viewer']);
     expect(mine.permissions).toContain('audit:read');
     expect(mine.permissions).toContain('webhooks:read');
 
-    expect((await t().call({ method: 'DELETE', url: `${users()}/${user.id}/roles/${role.json().id}` })).statusCode).toBe(204);
+    expect(
+      (await t().call({ method: 'DELETE', url: `${users()}/${user.id}/roles/${role.json().id}` })).statusCode,
+    ).toBe(204);
     const again = await t().call({ method: 'DELETE', url: `${users()}/${user.id}/roles/${role.json().id}` });
     expect(again.statusCode).toBe(404);
 
-    const audit = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?type=role.*` });
+    const audit = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/audit-logs?type=role.*`,
+    });
     const types = (audit.json().data as { type: string; actor: { id: string } }[]).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['role.created', 'role.assigned', 'role.unassigned']));
   });
 
   it('lists the built-in roles and refuses to change or delete them (403 protected_resource)', async () => {
-    const list = (await t().call({ method: 'GET', url: roles() })).json().data as { key: string; id: string; builtin: boolean }[];
-    expect(list.filter((r) => r.builtin).map((r) => r.key)).toEqual(expect.arrayContaining(['owner', 'admin', 'member', 'viewer']));
+    const list = (await t().call({ method: 'GET', url: roles() })).json().data as {
+      key: string;
+      id: string;
+      builtin: boolean;
+    }[];
+    expect(list.filter((r) => r.builtin).map((r) => r.key)).toEqual(
+      expect.arrayContaining(['owner', 'admin', 'member', 'viewer']),
+    );
     const owner = list.find((r) => r.key === 'owner')!;
-    const patch = await t().call({ method: 'PATCH', url: `${roles()}/${owner.id}`, payload: { permissions: [] } });
+    const patch = await t().call({
+      method: 'PATCH',
+      url: `${roles()}/${owner.id}`,
+      payload: { permissions: [] },
+    });
     expect(patch.statusCode).toBe(403);
     expect(patch.json().code).toBe('protected_resource');
     expect((await t().call({ method: 'DELETE', url: `${roles()}/${owner.id}` })).statusCode).toBe(403);
@@ -139,8 +193,12 @@ describeEachDb('users and roles', (t) => {
     });
     expect(create.statusCode).toBe(403);
     expect(create.json().code).toBe('permission_escalation');
-    const admin = (await t().call({ method: 'GET', url: roles() })).json().data.find((r: { key: string }) => r.key === 'admin');
-    const user = (await t().call({ method: 'POST', url: users(), payload: { email: 'target@example.com' } })).json();
+    const admin = (await t().call({ method: 'GET', url: roles() }))
+      .json()
+      .data.find((r: { key: string }) => r.key === 'admin');
+    const user = (
+      await t().call({ method: 'POST', url: users(), payload: { email: 'target@example.com' } })
+    ).json();
     const assign = await t().call({ method: 'PUT', url: `${users()}/${user.id}/roles/${admin.id}`, key });
     expect(assign.statusCode).toBe(403);
     expect(assign.json().code).toBe('permission_escalation');
@@ -149,16 +207,37 @@ describeEachDb('users and roles', (t) => {
 
   it('refuses a duplicate role key (409) and a malformed one (422)', async () => {
     await t().call({ method: 'POST', url: roles(), payload: { key: 'ops', name: 'Ops', permissions: [] } });
-    expect((await t().call({ method: 'POST', url: roles(), payload: { key: 'ops', name: 'Ops 2', permissions: [] } })).statusCode).toBe(409);
-    const bad = await t().call({ method: 'POST', url: roles(), payload: { key: 'Bad Key!', name: 'x', permissions: ['nope'] } });
+    expect(
+      (
+        await t().call({
+          method: 'POST',
+          url: roles(),
+          payload: { key: 'ops', name: 'Ops 2', permissions: [] },
+        })
+      ).statusCode,
+    ).toBe(409);
+    const bad = await t().call({
+      method: 'POST',
+      url: roles(),
+      payload: { key: 'Bad Key!', name: 'x', permissions: ['nope'] },
+    });
     expect(bad.statusCode).toBe(422);
-    expect(bad.json().errors.map((e: { location: string }) => e.location).sort()).toEqual(['/body/key', '/body/permissions/0']);
+    expect(
+      bad
+        .json()
+        .errors.map((e: { location: string }) => e.location)
+        .sort(),
+    ).toEqual(['/body/key', '/body/permissions/0']);
   });
 });
 
 describeEachDb('organizations', (t) => {
   it('creates a test organization whose keys are ak_test_, isolated from the root organization', async () => {
-    const res = await t().call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Sandbox', mode: 'test' } });
+    const res = await t().call({
+      method: 'POST',
+      url: '/v1/organizations',
+      payload: { name: 'Sandbox', mode: 'test' },
+    });
     expect(res.statusCode).toBe(201);
     const body = res.json();
     expect(body.organization).toMatchObject({ name: 'Sandbox', mode: 'test', root: false });
@@ -166,21 +245,56 @@ describeEachDb('organizations', (t) => {
     const me = await t().call({ method: 'GET', url: '/v1/users/me', key: body.ownerKey.key });
     expect(me.json().organization.id).toBe(body.organization.id);
     expect(me.json().permissions).not.toContain('organizations:create');
-    const sub = await t().call({ method: 'POST', url: '/v1/organizations', key: body.ownerKey.key, payload: { name: 'x' } });
+    const sub = await t().call({
+      method: 'POST',
+      url: '/v1/organizations',
+      key: body.ownerKey.key,
+      payload: { name: 'x' },
+    });
     expect(sub.statusCode).toBe(403);
-    const peek = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}`, key: body.ownerKey.key });
+    const peek = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}`,
+      key: body.ownerKey.key,
+    });
     expect(peek.statusCode).toBe(404);
   });
 
   it('gets and renames the organization', async () => {
-    const res = await t().call({ method: 'PATCH', url: `/v1/organizations/${t().org}`, payload: { name: 'Acme' } });
+    const res = await t().call({
+      method: 'PATCH',
+      url: `/v1/organizations/${t().org}`,
+      payload: { name: 'Acme' },
+    });
     expect(res.statusCode).toBe(200);
-    expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}` })).json()).toMatchObject({ name: 'Acme', root: true, mode: 'live' });
+    expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}` })).json()).toMatchObject({
+      name: 'Acme',
+      root: true,
+      mode: 'live',
+    });
   });
 
   it('serves the permission catalogue, including seed 002 names and Latchkey additions', async () => {
-    const names = (await t().call({ method: 'GET', url: '/v1/permissions' })).json().data.map((p: { name: string }) => p.name);
-    for (const p of ['users:read', 'users:write', 'users:delete', 'organizations:read', 'organizations:write', 'roles:read', 'roles:write', 'idp:read', 'idp:write', 'audit:read', 'webhooks:read', 'webhooks:write', 'api-keys:read', 'api-keys:write', 'api-keys:verify']) {
+    const names = (await t().call({ method: 'GET', url: '/v1/permissions' }))
+      .json()
+      .data.map((p: { name: string }) => p.name);
+    for (const p of [
+      'users:read',
+      'users:write',
+      'users:delete',
+      'organizations:read',
+      'organizations:write',
+      'roles:read',
+      'roles:write',
+      'idp:read',
+      'idp:write',
+      'audit:read',
+      'webhooks:read',
+      'webhooks:write',
+      'api-keys:read',
+      'api-keys:write',
+      'api-keys:verify',
+    ]) {
       expect(names).toContain(p);
     }
   });

@@ -39,6 +39,7 @@ export function describeRoutes(app: FastifyInstance, routes: RouteInfo[]): void 
         auth,
         permission: config.permission,
         scim: config.scim ?? false,
+        params: (route.schema?.params as RouteInfo['params']) ?? undefined,
       });
     }
     const schema = (route.schema ?? {}) as Record<string, unknown> & { response?: Record<string, unknown> };
