@@ -67,13 +67,7 @@ describeEachDb('audit log', (t) => {
 
   it('filters by type wildcard, outcome and date range, newest first, with a cursor', async () => {
     const org = await t().createOrganization('Audit paging');
-    const call = (url: string, payload?: object) =>
-      t().call({
-        method: payload ? 'POST' : 'GET',
-        url: `/v1/organizations/${org.org}${url}`,
-        key: org.ownerKey,
-        ...(payload ? { payload } : {}),
-      });
+    const call = t().orgClient(org);
     const start = t().clock.now().toISOString();
     for (let i = 0; i < 3; i++) {
       t().clock.advance(1000);

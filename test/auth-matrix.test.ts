@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { generateApiKey } from '../src/crypto/api-key-format.ts';
 import type { RouteInfo } from '../src/http/openapi.ts';
+import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
 
 /** A syntactically valid value for a path parameter, from its schema pattern (`^usr_[0-9a-z]{26}$`). */
@@ -17,6 +18,31 @@ function urlFor(route: RouteInfo, org: string): string {
 }
 
 const hasBody = (method: string) => ['POST', 'PUT', 'PATCH'].includes(method);
+
+type Verdict = (
+  status: number,
+  body: { code?: string; detail?: string },
+  route: RouteInfo,
+  headers: Record<string, unknown>,
+) => boolean;
+
+/** Calls every route with `key` and returns a line for each answer the verdict rejects. */
+async function sweep(t: TestApp, routes: RouteInfo[], key: string | null, ok: Verdict): Promise<string[]> {
+  const failures: string[] = [];
+  for (const route of routes) {
+    const res = await t.call({
+      method: route.method as 'GET',
+      url: urlFor(route, t.org),
+      key,
+      ...(hasBody(route.method) ? { payload: {} } : {}),
+    });
+    const body = res.json();
+    if (!ok(res.statusCode, body, route, res.headers)) {
+      failures.push(`${route.method} ${route.url}: ${res.statusCode} ${body.code} ${body.detail ?? ''}`);
+    }
+  }
+  return failures;
+}
 
 /**
  * The auth matrix runs for every authenticated route in the route table, so
@@ -43,20 +69,12 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
       [revoked.key, 'api_key_revoked'],
       [expired.key, 'api_key_expired'],
     ];
+    const routes = t().app.latchkey.routes.filter((r) => r.auth === 'required');
     const failures: string[] = [];
-    for (const route of t().app.latchkey.routes.filter((r) => r.auth === 'required')) {
-      for (const [key, code] of cases) {
-        const res = await t().call({
-          method: route.method as 'GET',
-          url: urlFor(route, t().org),
-          key,
-          ...(hasBody(route.method) ? { payload: {} } : {}),
-        });
-        const body = res.json();
-        if (res.statusCode !== 401 || body.code !== code || !res.headers['www-authenticate']) {
-          failures.push(`${route.method} ${route.url} with ${code}: ${res.statusCode} ${body.code}`);
-        }
-      }
+    for (const [key, code] of cases) {
+      const verdict: Verdict = (status, body, _route, headers) =>
+        status === 401 && body.code === code && Boolean(headers['www-authenticate']);
+      failures.push(...(await sweep(t(), routes, key, verdict)));
     }
     expect(failures).toEqual([]);
   });
@@ -67,20 +85,13 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
       method: 'GET',
       url: `/v1/organizations/${t().org}/audit-logs?limit=200`,
     });
-    const failures: string[] = [];
-    for (const route of t().app.latchkey.routes.filter(
-      (r) => r.auth === 'required' && r.url.includes(':org'),
-    )) {
-      const res = await t().call({
-        method: route.method as 'GET',
-        url: urlFor(route, t().org),
-        key: other.ownerKey,
-        ...(hasBody(route.method) ? { payload: {} } : {}),
-      });
-      if (res.statusCode !== 404 || res.json().code !== 'not_found') {
-        failures.push(`${route.method} ${route.url}: ${res.statusCode} ${res.body.slice(0, 120)}`);
-      }
-    }
+    const routes = t().app.latchkey.routes.filter((r) => r.auth === 'required' && r.url.includes(':org'));
+    const failures = await sweep(
+      t(),
+      routes,
+      other.ownerKey,
+      (status, body) => status === 404 && body.code === 'not_found',
+    );
     expect(failures).toEqual([]);
     const after = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?limit=200` });
     const changes = (after.json().data as { type: string }[]).filter(
@@ -94,23 +105,16 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
 
   it('answers 403 permission_denied naming the permission to a key without it', async () => {
     const { key } = await t().createKey([]);
-    const failures: string[] = [];
-    for (const route of t().app.latchkey.routes.filter((r) => r.auth === 'required' && r.permission)) {
-      const res = await t().call({
-        method: route.method as 'GET',
-        url: urlFor(route, t().org),
-        key,
-        ...(hasBody(route.method) ? { payload: {} } : {}),
-      });
-      const body = res.json();
-      if (
-        res.statusCode !== 403 ||
-        body.code !== 'permission_denied' ||
-        !body.detail.includes(route.permission)
-      ) {
-        failures.push(`${route.method} ${route.url}: ${res.statusCode} ${body.code} ${body.detail}`);
-      }
-    }
+    const routes = t().app.latchkey.routes.filter((r) => r.auth === 'required' && r.permission);
+    const failures = await sweep(
+      t(),
+      routes,
+      key,
+      (status, body, route) =>
+        status === 403 &&
+        body.code === 'permission_denied' &&
+        Boolean(body.detail?.includes(route.permission!)),
+    );
     expect(failures).toEqual([]);
   });
 

@@ -68,13 +68,7 @@ describeEachDb('users and roles', (t) => {
 
   it('lists users with cursor pagination and filters by email and status', async () => {
     const org = await t().createOrganization('Paging');
-    const call = (url: string, payload?: object) =>
-      t().call({
-        method: payload ? 'POST' : 'GET',
-        url: `/v1/organizations/${org.org}${url}`,
-        key: org.ownerKey,
-        ...(payload ? { payload } : {}),
-      });
+    const call = t().orgClient(org);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await call('/users', { email: `u${i}@example.com` })).json().id);
     await call(`/users/${ids[1]}/disable`, {});
