@@ -103,7 +103,7 @@ export function createEngines(deps: EngineDeps) {
       },
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
       claims: {
-        openid: ['sub'],
+        openid: ['sub', 'acr', 'amr'],
         email: ['email', 'email_verified'],
         profile: ['name', 'updated_at'],
       },
