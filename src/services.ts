@@ -18,7 +18,7 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval' | 'publicUrl' | 'trustProxy'>;
+  config: Pick<Config, 'usageFlushInterval' | 'publicUrl' | 'trustProxy' | 'outboundAllowlist'>;
   onBackgroundError?: (error: unknown) => void;
 }) {
   const { store, clock, masterKey } = deps;
@@ -47,6 +47,7 @@ export function createServices(deps: {
       roles,
       publicUrl: deps.config.publicUrl,
       proxy: deps.config.trustProxy.length > 0,
+      outboundAllowlist: deps.config.outboundAllowlist,
     }),
     audit: createAuditService({ store }),
     sealer: createAuditSealer({ store, clock }),

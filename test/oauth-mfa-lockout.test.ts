@@ -45,7 +45,10 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
     });
     config = await t().discover(client.id, null);
     user = await t().createUser('bob@example.com', 'a long enough passphrase');
-    const start = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/users/${user.id}/mfa/totp` });
+    const start = await t().call({
+      method: 'POST',
+      url: `/v1/organizations/${t().org}/users/${user.id}/mfa/totp`,
+    });
     expect(start.statusCode).toBe(201);
     const body = start.json();
     expect(body.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
@@ -66,14 +69,25 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
     recoveryCodes = ok.json().recoveryCodes;
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
-    const status = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${user.id}/mfa` });
+    const status = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/users/${user.id}/mfa`,
+    });
     expect(status.json()).toMatchObject({ totp: true, recoveryCodesRemaining: 10 });
   });
 
   it('asks for the TOTP code after the password, then completes the flow', async () => {
-    const { browser, after, verifier } = await startLogin(t(), config, 'bob@example.com', 'a long enough passphrase');
+    const { browser, after, verifier } = await startLogin(
+      t(),
+      config,
+      'bob@example.com',
+      'a long enough passphrase',
+    );
     expect(after.html).toContain('Two-step verification');
-    const bad = await browser.post(browser.action(after, '/mfa'), { csrf: after.field('csrf') ?? '', code: '123456' });
+    const bad = await browser.post(browser.action(after, '/mfa'), {
+      csrf: after.field('csrf') ?? '',
+      code: '123456',
+    });
     expect(bad.status).toBe(401);
     expect(bad.html).toContain('That code is not valid');
     const done = await browser.post(browser.action(bad, '/mfa'), {
@@ -81,7 +95,9 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
       code: codeFor(secret, t().clock.now()),
     });
     expect(done.url.startsWith(REDIRECT)).toBe(true);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
     expect(tokens.claims()?.amr).toEqual(['pwd', 'otp']);
   });
 
@@ -129,13 +145,18 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
     expect(locked.after.status).toBe(429);
     expect(locked.after.html).toContain('Too many failed attempts');
 
-    const state = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${carol.id}/lockout` });
+    const state = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/users/${carol.id}/lockout`,
+    });
     expect(state.json()).toEqual({ locked: true, ips: ['127.0.0.1'] });
     const events = await t().call({
       method: 'GET',
       url: `/v1/organizations/${t().org}/audit-logs?targetId=${carol.id}&limit=50`,
     });
-    const types = (events.json().data as { type: string; ip: string; userAgent: string }[]).map((e) => e.type);
+    const types = (events.json().data as { type: string; ip: string; userAgent: string }[]).map(
+      (e) => e.type,
+    );
     expect(types).toContain('user.locked');
     expect(types.filter((x) => x === 'user.login.failed').length).toBeGreaterThanOrEqual(11);
     const failed = (events.json().data as { type: string; ip: string; userAgent: string }[]).find(
@@ -143,7 +164,10 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
     );
     expect(failed).toMatchObject({ ip: '127.0.0.1', userAgent: 'latchkey-test-browser' });
 
-    const unlock = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/users/${carol.id}/unlock` });
+    const unlock = await t().call({
+      method: 'POST',
+      url: `/v1/organizations/${t().org}/users/${carol.id}/unlock`,
+    });
     expect(unlock.statusCode).toBe(204);
     const ok = await startLogin(t(), config, 'carol@example.com', 'carol the correct one');
     expect(ok.after.url.startsWith(REDIRECT)).toBe(true);
@@ -174,7 +198,12 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
       payload: { required: true },
     });
     expect(req.json()).toMatchObject({ required: true, totp: false });
-    const { browser, after, verifier } = await startLogin(t(), config, 'dave@example.com', 'dave has a passphrase');
+    const { browser, after, verifier } = await startLogin(
+      t(),
+      config,
+      'dave@example.com',
+      'dave has a passphrase',
+    );
     expect(after.html).toContain('Set up two-step verification');
     const daveSecret = /id="totp-secret">([A-Z2-7]+)</.exec(after.html)?.[1] ?? '';
     const codes = await browser.post(browser.action(after, '/enroll'), {
@@ -185,7 +214,9 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
     expect(codes.html.match(/<li><code>/g)).toHaveLength(10);
     const done = await browser.post(browser.action(codes, '/continue'), { csrf: codes.field('csrf') ?? '' });
     expect(done.url.startsWith(REDIRECT)).toBe(true);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
     expect(tokens.claims()?.sub).toBe(dave.id);
   });
 });

@@ -6,6 +6,7 @@ import { OIDC_SCOPES } from '../domain/oauth/clients.ts';
 import type { OAuthSettingsService } from '../domain/oauth/settings.ts';
 import type { SigningKeyService } from '../domain/oauth/signing-keys.ts';
 import type { Clock } from '../domain/shared/clock.ts';
+import { createIpMatcher } from '../net/cidr.ts';
 import type { OAuthClient } from '../store/repos/oauth-clients.ts';
 import type { Store } from '../store/store.ts';
 import { escapeHtml, page } from './views.ts';
@@ -22,6 +23,8 @@ export interface EngineDeps {
   /** Secret for the engine's signed cookies, per organization. */
   cookieSecret: (organizationId: string) => string;
   proxy: boolean;
+  /** Hosts and CIDR ranges the engine may reach although private or loopback (back-channel logout). */
+  outboundAllowlist: readonly string[];
 }
 
 export interface Engine {
@@ -43,6 +46,18 @@ const ORG_PATTERN = /^org_[0-9a-z]{26}$/;
  */
 export function createEngines(deps: EngineDeps) {
   const cache = new Map<string, Promise<Engine | undefined>>();
+  const allowedIp = createIpMatcher(deps.outboundAllowlist);
+  const allowedHost = new Set(deps.outboundAllowlist.map((h) => h.toLowerCase()));
+
+  /**
+   * oidc-provider refuses special-use addresses (loopback, private) on its
+   * outbound requests; LATCHKEY_OUTBOUND_ALLOWLIST lifts that, as for webhooks.
+   */
+  const engineFetch = (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (allowedHost.has(host) || allowedIp(host)) delete options.dispatcher;
+    return fetch(url, options);
+  };
 
   async function build(organizationId: string): Promise<Engine | undefined> {
     if (!ORG_PATTERN.test(organizationId)) return undefined;
@@ -100,8 +115,11 @@ export function createEngines(deps: EngineDeps) {
       cookies: {
         keys: [deps.cookieSecret(organizationId)],
         names: { session: '_lk_session', interaction: '_lk_interaction', resume: '_lk_resume' },
+        // Each organization's session cookie stays under its issuer, so tenants never share one.
+        long: { path: `/oidc/${organizationId}`, httpOnly: true, sameSite: 'lax' },
       },
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+      fetch: engineFetch as never,
       claims: {
         openid: ['sub', 'acr', 'amr'],
         email: ['email', 'email_verified'],
@@ -196,7 +214,8 @@ export function createEngines(deps: EngineDeps) {
           enabled: true,
           defaultResource: async (ctx, client, oneOf) => {
             if (oneOf) return oneOf;
-            return loaded.get(client.clientId)?.resources[0] ?? deps.latchkeyResource;
+            // The client's first API resource; a client without one gets opaque, userinfo-only tokens.
+            return loaded.get(client.clientId)?.resources[0];
           },
           useGrantedResource: async () => true,
           getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client) => {

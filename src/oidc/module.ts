@@ -20,6 +20,7 @@ export function createOAuthModule(deps: {
   roles: RoleService;
   publicUrl: string;
   proxy: boolean;
+  outboundAllowlist: readonly string[];
 }) {
   const { store, clock, secretBox } = deps;
   const latchkeyResource = `${deps.publicUrl}/v1`;
@@ -41,6 +42,7 @@ export function createOAuthModule(deps: {
     latchkeyResource,
     cookieSecret: (organizationId) => deriveCookieSecret(cookieRoot, organizationId),
     proxy: deps.proxy,
+    outboundAllowlist: deps.outboundAllowlist,
   });
   const tokens = createAccessTokenVerifier({
     store,

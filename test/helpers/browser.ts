@@ -14,6 +14,12 @@ export interface Page {
   html: string;
   /** The value of a hidden or text input in the page. */
   field(name: string): string | undefined;
+  /** Every named input of the form with this id (or of the page), as name -> value. */
+  inputs(formId?: string): Record<string, string>;
+}
+
+function attr(tag: string, name: string): string | undefined {
+  return new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1]?.replace(/&amp;/g, '&');
 }
 
 export function createBrowser(origin: string) {
@@ -84,6 +90,19 @@ export function createBrowser(origin: string) {
       field(name) {
         const re = new RegExp(`name="${name}"[^>]*value="([^"]*)"`);
         return re.exec(html)?.[1]?.replace(/&amp;/g, '&');
+      },
+      inputs(formId) {
+        let scope = html;
+        if (formId) {
+          const start = html.indexOf(`id="${formId}"`);
+          scope = start >= 0 ? html.slice(start, html.indexOf('</form>', start)) : '';
+        }
+        const out: Record<string, string> = {};
+        for (const tag of scope.match(/<input[^>]*>/g) ?? []) {
+          const name = attr(tag, 'name');
+          if (name) out[name] = attr(tag, 'value') ?? '';
+        }
+        return out;
       },
     };
   }

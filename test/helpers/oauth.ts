@@ -41,7 +41,9 @@ async function freePort(): Promise<number> {
 export async function createOAuthTestApp(target: DbTarget): Promise<OAuthTestApp> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const t = await createTestApp(target, { env: { LATCHKEY_PUBLIC_URL: baseUrl } });
+  const t = await createTestApp(target, {
+    env: { LATCHKEY_PUBLIC_URL: baseUrl, LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1' },
+  });
   await t.app.listen({ port, host: '127.0.0.1' });
   const issuer = (org = t.org) => `${baseUrl}/oidc/${org}`;
   return {
