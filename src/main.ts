@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { serve } from './cli/serve.ts';
+import { registerSigningKeyCommands } from './cli/signing-keys.ts';
 import { renderConfigurationDoc } from './config/docs.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -100,6 +101,8 @@ audit
       await runtime.close();
     }
   });
+
+registerSigningKeyCommands(program, () => config(program.opts()));
 
 program
   .command('openapi')

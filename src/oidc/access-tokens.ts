@@ -24,9 +24,14 @@ export function createAccessTokenVerifier(deps: {
   const prefix = `${deps.publicUrl}/oidc/`;
   const keySets = new Map<string, Promise<JWTVerifyGetKey>>();
 
+  const loadedAt = new Map<string, number>();
+
   function keySet(organizationId: string): Promise<JWTVerifyGetKey> {
     let set = keySets.get(organizationId);
-    if (!set) {
+    const age = deps.clock.now().getTime() - (loadedAt.get(organizationId) ?? 0);
+    // Reloaded after a minute as well, for rotations made by the CLI or another node.
+    if (!set || age > 60_000) {
+      loadedAt.set(organizationId, deps.clock.now().getTime());
       set = deps.signingKeys
         .published(organizationId)
         .then((keys) => createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) }));

@@ -39,6 +39,9 @@ export const issuerOf = (publicUrl: string, organizationId: string) => `${public
 
 const ORG_PATTERN = /^org_[0-9a-z]{26}$/;
 
+/** How long a cached engine is used before it is rebuilt from the database. */
+export const ENGINE_TTL_MS = 60_000;
+
 /**
  * One oidc-provider instance per organization, created on first use and
  * cached; `invalidate` drops it when the organization's clients, keys or
@@ -257,15 +260,21 @@ export function createEngines(deps: EngineDeps) {
     };
   }
 
+  const builtAt = new Map<string, number>();
+
   return {
     get(organizationId: string): Promise<Engine | undefined> {
       let engine = cache.get(organizationId);
-      if (!engine) {
+      // Rebuilt after ENGINE_TTL_MS too, so a change made elsewhere (the CLI, another node)
+      // reaches this process without a restart.
+      const age = deps.clock.now().getTime() - (builtAt.get(organizationId) ?? 0);
+      if (!engine || age > ENGINE_TTL_MS) {
         engine = build(organizationId).catch((error: unknown) => {
           cache.delete(organizationId);
           throw error;
         });
         cache.set(organizationId, engine);
+        builtAt.set(organizationId, deps.clock.now().getTime());
       }
       return engine;
     },
