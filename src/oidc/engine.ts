@@ -29,6 +29,8 @@ export interface EngineDeps {
 
 export interface Engine {
   provider: Provider;
+  /** The engine's Koa request handler, composed once. */
+  handle: ReturnType<Provider['callback']>;
   organizationId: string;
   issuer: string;
   /** Clients loaded by this engine (refreshed by invalidation). */
@@ -72,35 +74,50 @@ export function createEngines(deps: EngineDeps) {
     const issuer = issuerOf(deps.publicUrl, organizationId);
     const loaded = new Map<string, OAuthClient>();
 
+    // Client metadata is read once per engine: any change to a client rebuilds the engine.
+    const metadata = new Map<string, Promise<Record<string, unknown> | undefined>>();
     const clientSource = {
-      async find(clientId: string) {
-        const found = await deps.clients.engineMetadata(organizationId, clientId);
-        if (!found) return undefined;
-        const { client, secret } = found;
-        loaded.set(clientId, client);
-        const interactive = client.grantTypes.includes('authorization_code');
-        const oidcScopes = client.scopes.filter((x) => (OIDC_SCOPES as readonly string[]).includes(x));
-        return {
-          client_id: client.id,
-          client_name: client.name,
-          ...(secret ? { client_secret: secret } : {}),
-          token_endpoint_auth_method: client.type === 'public' ? 'none' : 'client_secret_basic',
-          redirect_uris: client.redirectUris,
-          post_logout_redirect_uris: client.postLogoutRedirectUris,
-          grant_types: client.grantTypes,
-          response_types: interactive ? ['code'] : [],
-          // Client `scope` may only name the engine's OpenID scopes; resource scopes are
-          // limited per client in getResourceServerInfo.
-          ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
-          id_token_signed_response_alg: alg,
-          ...(client.backchannelLogoutUri
-            ? {
-                backchannel_logout_uri: client.backchannelLogoutUri,
-                backchannel_logout_session_required: true,
-              }
-            : {}),
-        };
+      find(clientId: string) {
+        let found = metadata.get(clientId);
+        if (!found) {
+          found = readClient(clientId);
+          metadata.set(clientId, found);
+          // Unknown ids are not kept, so probing random ids cannot grow the map.
+          void found.then(
+            (m) => m ?? metadata.delete(clientId),
+            () => metadata.delete(clientId),
+          );
+        }
+        return found;
       },
+    };
+    const readClient = async (clientId: string) => {
+      const found = await deps.clients.engineMetadata(organizationId, clientId);
+      if (!found) return undefined;
+      const { client, secret } = found;
+      loaded.set(clientId, client);
+      const interactive = client.grantTypes.includes('authorization_code');
+      const oidcScopes = client.scopes.filter((x) => (OIDC_SCOPES as readonly string[]).includes(x));
+      return {
+        client_id: client.id,
+        client_name: client.name,
+        ...(secret ? { client_secret: secret } : {}),
+        token_endpoint_auth_method: client.type === 'public' ? 'none' : 'client_secret_basic',
+        redirect_uris: client.redirectUris,
+        post_logout_redirect_uris: client.postLogoutRedirectUris,
+        grant_types: client.grantTypes,
+        response_types: interactive ? ['code'] : [],
+        // Client `scope` may only name the engine's OpenID scopes; resource scopes are
+        // limited per client in getResourceServerInfo.
+        ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
+        id_token_signed_response_alg: alg,
+        ...(client.backchannelLogoutUri
+          ? {
+              backchannel_logout_uri: client.backchannelLogoutUri,
+              backchannel_logout_session_required: true,
+            }
+          : {}),
+      };
     };
 
     const configuration: Configuration = {
@@ -254,6 +271,7 @@ export function createEngines(deps: EngineDeps) {
     provider.proxy = deps.proxy;
     return {
       provider,
+      handle: provider.callback(),
       organizationId,
       issuer,
       clientOf: (clientId) => loaded.get(clientId),

@@ -37,7 +37,7 @@ export async function mountOidc(app: FastifyInstance, engines: Engines): Promise
         raw.originalUrl = original;
         raw.url = original.slice(prefix.length) || '/';
         reply.hijack();
-        engine.provider.callback()(raw, reply.raw);
+        engine.handle(raw, reply.raw);
       },
     });
   });
