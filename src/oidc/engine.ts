@@ -138,6 +138,8 @@ export function createEngines(deps: EngineDeps) {
         // Each organization's session cookie stays under its issuer, so tenants never share one.
         long: { path: `/oidc/${organizationId}`, httpOnly: true, sameSite: 'lax' },
       },
+      // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
+      responseTypes: ['code', 'none'],
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
       fetch: engineFetch as never,
       claims: {
