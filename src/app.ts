@@ -14,6 +14,7 @@ import sessionRoutes from './api/v1/sessions.ts';
 import signingKeyRoutes from './api/v1/signing-keys.ts';
 import userCredentialRoutes from './api/v1/user-credentials.ts';
 import userRoutes, { User } from './api/v1/users.ts';
+import webauthnRoutes from './api/v1/webauthn.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
 import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
@@ -121,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   userCredentialRoutes(app, services);
   sessionRoutes(app, services);
   oauthSettingsRoutes(app, services);
+  webauthnRoutes(app, services);
   await registerHostedLogin(app, services);
   await mountOidc(app, services.oauth.engines);
 

@@ -79,7 +79,10 @@ describeEachDb('/v1/organizations/:org/clients', (t) => {
     const page = await t().call({ method: 'GET', url: `${base(t().org)}?limit=1` });
     expect(page.json().data).toHaveLength(1);
     expect(page.json().nextCursor).toBeTruthy();
-    const next = await t().call({ method: 'GET', url: `${base(t().org)}?limit=1&cursor=${page.json().nextCursor}` });
+    const next = await t().call({
+      method: 'GET',
+      url: `${base(t().org)}?limit=1&cursor=${page.json().nextCursor}`,
+    });
     expect(next.json().data[0].id).not.toBe(page.json().data[0].id);
 
     const patched = await t().call({

@@ -24,7 +24,14 @@ ${hidden('csrf', f.csrf)}
   );
 }
 
-export function secondFactorPage(f: FormContext, o: { error?: string }): string {
+export function secondFactorPage(f: FormContext, o: { error?: string; passkey?: boolean }): string {
+  const passkey = o.passkey
+    ? `<form id="passkey-form" method="post" action="${escapeHtml(f.base)}/webauthn" data-options="${escapeHtml(f.base)}/webauthn/options">
+${hidden('csrf', f.csrf)}<input type="hidden" name="assertion" value="">
+<button class="secondary" type="button" id="passkey">Use a passkey</button>
+</form>
+<script src="${escapeHtml(f.base)}/webauthn.js" defer></script>`
+    : '';
   return page(
     'Two-step verification',
     `<p>Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
@@ -34,7 +41,7 @@ ${hidden('csrf', f.csrf)}
 <label for="code">Code</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="20"${o.error ? ' aria-describedby="form-error" aria-invalid="true"' : ''}>
 <button type="submit">Verify</button>
-</form>`,
+</form>${passkey}`,
   );
 }
 

@@ -13,6 +13,7 @@ import {
   recoveryCodesPage,
   secondFactorPage,
 } from './hosted-pages.ts';
+import { PASSKEY_SCRIPT } from './passkey-script.ts';
 import { PAGE_HEADERS, page } from './views.ts';
 
 /** Sign-in state between the password step and the second factor, keyed by interaction uid. */
@@ -38,7 +39,7 @@ const LOCKED_MESSAGE =
  * interaction itself is bound to the browser by the engine's cookie.
  */
 export async function registerHostedLogin(app: FastifyInstance, s: Services): Promise<void> {
-  const { engines, credentials, sessions } = s.oauth;
+  const { engines, credentials, sessions, webauthn } = s.oauth;
 
   const csrfFor = (org: string, uid: string) =>
     createHmac('sha256', s.oauth.csrfKey).update(`${org}:${uid}`).digest('base64url');
@@ -199,7 +200,10 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       const client = engine.clientOf(String(details.params.client_id));
       if (details.prompt.name === 'login') {
         const pending = await getPending(request.params.org, details.uid);
-        if (pending?.stage === 'second_factor') return render(reply, secondFactorPage(form, {}));
+        if (pending?.stage === 'second_factor') {
+          const passkey = await webauthn.hasPasskeys(request.params.org, pending.userId);
+          return render(reply, secondFactorPage(form, { passkey }));
+        }
         return render(reply, loginPage(form, { clientName: client?.name ?? 'the application' }));
       }
       if (details.prompt.name === 'consent') {
@@ -256,7 +260,8 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
           amr: ['pwd'],
           stage: 'second_factor',
         });
-        return render(reply, secondFactorPage(form, {}));
+        const passkey = await webauthn.hasPasskeys(request.params.org, result.user.id);
+        return render(reply, secondFactorPage(form, { passkey }));
       }
       if (result.mfaEnrollmentNeeded) {
         await setPending(request.params.org, details.uid, {
@@ -291,12 +296,78 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       );
       if (!result.ok) {
         const error = result.reason === 'locked' ? LOCKED_MESSAGE : 'That code is not valid. Try again.';
-        return render(reply, secondFactorPage(form, { error }), result.reason === 'locked' ? 429 : 401);
+        const passkey = await webauthn.hasPasskeys(request.params.org, pending.userId);
+        return render(
+          reply,
+          secondFactorPage(form, { error, passkey }),
+          result.reason === 'locked' ? 429 : 401,
+        );
       }
       return completeLogin(engine, request, reply, details, pending.userId, [
         'pwd',
         result.method === 'otp' ? 'otp' : 'kba',
       ]);
+    });
+
+    scope.get('/oidc/:org/interaction/:uid/webauthn.js', opts, async (_request, reply) =>
+      reply
+        .header('content-type', 'text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=3600')
+        .send(PASSKEY_SCRIPT),
+    );
+
+    scope.post('/oidc/:org/interaction/:uid/webauthn/options', opts, async (request: Req, reply) => {
+      const loaded = await load(request, reply);
+      if (!loaded) return reply;
+      const pending = await getPending(request.params.org, loaded.details.uid);
+      if (pending?.stage !== 'second_factor' || !csrfOk(request)) {
+        return reply.code(400).send({ error: 'invalid_request' });
+      }
+      const options = await webauthn.authenticationOptions(
+        request.params.org,
+        pending.userId,
+        loaded.details.uid,
+      );
+      return reply.header('cache-control', 'no-store').send(options);
+    });
+
+    scope.post('/oidc/:org/interaction/:uid/webauthn', opts, async (request: Req, reply) => {
+      const loaded = await load(request, reply);
+      if (!loaded) return reply;
+      const { engine, details, form } = loaded;
+      const org = request.params.org;
+      const pending = await getPending(org, details.uid);
+      if (pending?.stage !== 'second_factor' || !csrfOk(request)) {
+        return render(
+          reply,
+          loginPage(form, { clientName: 'the application', error: 'Sign in again.' }),
+          400,
+        );
+      }
+      const ctx = requestContext(request);
+      if (await credentials.isLocked(ctx, org, pending.userId)) {
+        return render(reply, secondFactorPage(form, { error: LOCKED_MESSAGE }), 429);
+      }
+      let assertion: unknown;
+      try {
+        assertion = JSON.parse(String(request.body?.assertion ?? ''));
+      } catch {
+        assertion = undefined;
+      }
+      const ok =
+        assertion !== undefined &&
+        (await webauthn.authenticate(org, pending.userId, details.uid, assertion as never));
+      if (!ok) {
+        const reason = await credentials.secondFactorFailed(ctx, org, pending.userId);
+        const error =
+          reason === 'locked' ? LOCKED_MESSAGE : 'The passkey was not accepted. Try again or enter a code.';
+        return render(
+          reply,
+          secondFactorPage(form, { error, passkey: true }),
+          reason === 'locked' ? 429 : 401,
+        );
+      }
+      return completeLogin(engine, request, reply, details, pending.userId, ['pwd', 'hwk']);
     });
 
     scope.post('/oidc/:org/interaction/:uid/enroll', opts, async (request: Req, reply) => {

@@ -21,7 +21,7 @@ import { burnVerification, hashPassword, policyViolation, verifyPassword } from 
 export type LoginFailure = 'invalid_credentials' | 'locked' | 'disabled';
 
 export type PasswordResult =
-  | { ok: true; user: User; secondFactor: 'totp' | null; mfaEnrollmentNeeded: boolean }
+  | { ok: true; user: User; secondFactor: boolean; mfaEnrollmentNeeded: boolean }
   | { ok: false; reason: LoginFailure };
 
 export interface MfaStatus {
@@ -215,11 +215,12 @@ export function createCredentialService(deps: {
       }
       const org = await settings.get(organizationId);
       const hasTotp = c.totpConfirmedAt !== null;
+      const hasPasskey = (await store.credentials.listWebauthn(organizationId, user.id)).length > 0;
       return {
         ok: true,
         user,
-        secondFactor: hasTotp ? 'totp' : null,
-        mfaEnrollmentNeeded: !hasTotp && (c.mfaRequired || org.mfaRequired),
+        secondFactor: hasTotp || hasPasskey,
+        mfaEnrollmentNeeded: !hasTotp && !hasPasskey && (c.mfaRequired || org.mfaRequired),
       };
     },
 
@@ -247,6 +248,15 @@ export function createCredentialService(deps: {
         if (used) return { ok: true, method: 'recovery' };
       }
       return { ok: false, reason: await recordFailure(ctx, user, 'second_factor') };
+    },
+
+    /** A failed second factor checked elsewhere (a passkey assertion) counts toward the lockout. */
+    async secondFactorFailed(ctx: RequestContext, organizationId: string, userId: string) {
+      return recordFailure(ctx, await mustGetUser(organizationId, userId), 'second_factor');
+    },
+
+    async isLocked(ctx: RequestContext, organizationId: string, userId: string): Promise<boolean> {
+      return isLocked(await mustGetUser(organizationId, userId), ctx.ip ?? 'unknown');
     },
 
     /** Both steps passed: clears this IP's failure count and records the sign-in. */
