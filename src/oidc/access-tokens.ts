@@ -72,7 +72,7 @@ export function createAccessTokenVerifier(deps: {
       // Client-credentials tokens (sub = the client) are for the organization's own APIs.
       if (typeof sub !== 'string' || sub === payload.client_id) return undefined;
       const user = await deps.store.users.get(organizationId, sub);
-      if (!user || user.status !== 'active') return undefined;
+      if (user?.status !== 'active') return undefined;
       const held = new Set(await deps.roles.effectivePermissions(organizationId, sub));
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
       return {

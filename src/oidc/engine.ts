@@ -68,7 +68,8 @@ export function createEngines(deps: EngineDeps) {
     if (!ORG_PATTERN.test(organizationId)) return undefined;
     const org = await deps.store.organizations.get(organizationId);
     if (!org) return undefined;
-    const settings = await deps.settings.get(organizationId);
+    // Loads the settings cache that the engine's synchronous TTL callbacks read.
+    await deps.settings.get(organizationId);
     const jwks = await deps.signingKeys.privateJwks(organizationId);
     const alg = String(jwks[0]?.alg ?? 'ES256');
     const issuer = issuerOf(deps.publicUrl, organizationId);
@@ -150,7 +151,7 @@ export function createEngines(deps: EngineDeps) {
       scopes: [...OIDC_SCOPES],
       async findAccount(_ctx, sub) {
         const user = await deps.store.users.get(organizationId, sub);
-        if (!user || user.status !== 'active') return undefined;
+        if (user?.status !== 'active') return undefined;
         return {
           accountId: sub,
           async claims() {
@@ -234,7 +235,7 @@ export function createEngines(deps: EngineDeps) {
         },
         resourceIndicators: {
           enabled: true,
-          defaultResource: async (ctx, client, oneOf) => {
+          defaultResource: async (_ctx, client, oneOf) => {
             if (oneOf) return oneOf;
             // The client's first API resource; a client without one gets opaque, userinfo-only tokens.
             return loaded.get(client.clientId)?.resources[0];
@@ -242,7 +243,7 @@ export function createEngines(deps: EngineDeps) {
           useGrantedResource: async () => true,
           getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client) => {
             const c = loaded.get(client.clientId);
-            if (!c || !c.resources.includes(resource)) throw new errors.InvalidTarget();
+            if (!c?.resources.includes(resource)) throw new errors.InvalidTarget();
             const scopes = c.scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
             return {
               scope: scopes.join(' '),

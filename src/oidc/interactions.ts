@@ -280,7 +280,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       if (!loaded) return reply;
       const { engine, details, form } = loaded;
       const pending = await getPending(request.params.org, details.uid);
-      if (!pending || pending.stage !== 'second_factor' || !csrfOk(request)) {
+      if (pending?.stage !== 'second_factor' || !csrfOk(request)) {
         return render(
           reply,
           loginPage(form, { clientName: 'the application', error: 'Sign in again.' }),
@@ -375,7 +375,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       if (!loaded) return reply;
       const { details, form } = loaded;
       const pending = await getPending(request.params.org, details.uid);
-      if (!pending || pending.stage !== 'enroll' || !csrfOk(request)) {
+      if (pending?.stage !== 'enroll' || !csrfOk(request)) {
         return render(
           reply,
           loginPage(form, { clientName: 'the application', error: 'Sign in again.' }),
@@ -414,7 +414,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       if (!loaded) return reply;
       const { engine, details, form } = loaded;
       const pending = await getPending(request.params.org, details.uid);
-      if (!pending || pending.stage !== 'enrolled' || !csrfOk(request)) {
+      if (pending?.stage !== 'enrolled' || !csrfOk(request)) {
         return render(
           reply,
           loginPage(form, { clientName: 'the application', error: 'Sign in again.' }),

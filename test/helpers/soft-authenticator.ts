@@ -1,7 +1,11 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 /** A software WebAuthn authenticator (ES256, attestation "none") for tests. */
-type Cbor = number | string | Buffer | Map<Cbor, Cbor> | Record<string, Cbor>;
+type Cbor = number | string | Buffer | CborMap | CborRecord;
+interface CborMap extends Map<Cbor, Cbor> {}
+interface CborRecord {
+  [key: string]: Cbor;
+}
 
 function head(major: number, n: number): Buffer {
   if (n < 24) return Buffer.from([(major << 5) | n]);
