@@ -103,6 +103,7 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
     const sessions = list.json().data as { id: string; clients: string[]; amr: string[] }[];
     expect(sessions.length).toBeGreaterThanOrEqual(1);
     expect(sessions.every((s) => s.clients.includes(clientId) && s.amr.includes('pwd'))).toBe(true);
+    const notified = logoutTokens.length;
     for (const session of sessions) {
       const del = await t().call({
         method: 'DELETE',
@@ -111,6 +112,9 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
       expect(del.statusCode).toBe(204);
     }
     const mine = sessions[0];
+    // Each ended session sent the client a back-channel logout token.
+    expect(logoutTokens.length).toBe(notified + sessions.length);
+    expect(decodeJwt(logoutTokens.at(-1)!)).toMatchObject({ sub: user.id, aud: clientId });
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_grant',
     });

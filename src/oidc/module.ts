@@ -55,7 +55,23 @@ export function createOAuthModule(deps: {
   });
   listeners.push(engines.invalidate, tokens.invalidate);
   const credentials = createCredentialService({ store, clock, secretBox, settings });
-  const sessions = createSessionService({ store, clock });
+  const sessions = createSessionService({
+    store,
+    clock,
+    // OpenID Connect Back-Channel Logout for sessions ended through the API, as the engine
+    // does for RP-initiated logout. Best effort: a client that cannot be reached is skipped.
+    onEnded: async (organizationId, { accountId, sids }) => {
+      const engine = await engines.get(organizationId);
+      if (!engine) return;
+      for (const [clientId, sid] of Object.entries(sids)) {
+        const client = await engine.provider.Client.find(clientId).catch(() => undefined);
+        if (!client?.backchannelLogoutUri) continue;
+        // Client#backchannelLogout exists in oidc-provider 9 but is missing from its typings.
+        const notify = client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> };
+        await notify.backchannelLogout(accountId, sid).catch(() => undefined);
+      }
+    },
+  });
   const webauthn = createWebauthnService({ store, clock, publicUrl: deps.publicUrl });
   return {
     latchkeyResource,

@@ -27,7 +27,15 @@ interface SessionPayload {
  * one deletes it and revokes every grant it authorized, so its refresh
  * tokens stop working at once.
  */
-export function createSessionService(deps: { store: Store; clock: Clock }) {
+export function createSessionService(deps: {
+  store: Store;
+  clock: Clock;
+  /** Told after a session was ended here (not by the engine), e.g. to send back-channel logout tokens. */
+  onEnded?: (
+    organizationId: string,
+    session: { accountId: string; sids: Record<string, string> },
+  ) => Promise<void>;
+}) {
   const { store, clock } = deps;
 
   function view(userId: string, row: { payload: Record<string, unknown>; expiresAt: string | null }) {
@@ -70,6 +78,13 @@ export function createSessionService(deps: { store: Store; clock: Clock }) {
         }),
       ]);
     });
+    const sids = Object.fromEntries(
+      Object.entries(p.authorizations ?? {}).map(([clientId, a]) => [
+        clientId,
+        String((a as { sid?: string }).sid),
+      ]),
+    );
+    await deps.onEnded?.(organizationId, { accountId: userId, sids });
   }
 
   return {
