@@ -27,6 +27,10 @@ describeOAuth('client credentials grant', (t) => {
     });
     expect(protectedHeader.alg).toBe('ES256');
     expect(payload).toMatchObject({ client_id: client.id, sub: client.id, scope: 'invoices:read' });
+    // Self-contained JWTs are verified against the JWKS, not introspected.
+    await expect(oidc.tokenIntrospection(config, tokens.access_token)).rejects.toMatchObject({
+      error: 'unsupported_token_type',
+    });
   });
 
   it('refuses a wrong client secret (invalid_client)', async () => {

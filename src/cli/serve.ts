@@ -31,6 +31,13 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     services.sealer.seal().catch((error) => app.log.error({ err: error }, 'audit seal failed'));
   }, config.auditSealInterval * 1000);
   sealTimer.unref();
+  // Expired OAuth artifacts (codes, tokens, sessions, interactions) are ignored on read; sweep them.
+  const oidcSweep = setInterval(() => {
+    services.store.oidc
+      .deleteExpired(new Date().toISOString())
+      .catch((error) => app.log.error({ err: error }, 'oidc sweep failed'));
+  }, 600_000);
+  oidcSweep.unref();
 
   await app.listen({ port: config.port, host: config.host });
   const bound = app.server.address();
@@ -53,6 +60,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     stopping = true;
     app.log.info({ signal }, 'shutting down');
     clearInterval(sealTimer);
+    clearInterval(oidcSweep);
     try {
       await app.close();
       await runtime.close(); // flushes batched usage and events: a SIGTERM loses nothing
