@@ -112,7 +112,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
           amr: ['pwd'],
           stage: 'enroll',
         });
-        const enrollment = await credentials.startTotp(request.params.org, result.user.id, 'Latchkey');
+        const enrollment = await s.oauth.mfa.startTotp(request.params.org, result.user.id, 'Latchkey');
         return render(reply, enrollPage(form, enrollment));
       }
       return completeLogin(engine, request, reply, details, result.user.id, ['pwd']);
@@ -168,7 +168,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
       }
       const user = await s.users.get(request.params.org, pending.userId);
       try {
-        const { recoveryCodes } = await credentials.confirmTotp(
+        const { recoveryCodes } = await s.oauth.mfa.confirmTotp(
           userCtx(requestContext(request), user),
           request.params.org,
           pending.userId,
@@ -181,7 +181,7 @@ export async function registerHostedLogin(app: FastifyInstance, s: Services): Pr
         });
         return render(reply, recoveryCodesPage(form, recoveryCodes));
       } catch {
-        const enrollment = await credentials.startTotp(request.params.org, pending.userId, 'Latchkey');
+        const enrollment = await s.oauth.mfa.startTotp(request.params.org, pending.userId, 'Latchkey');
         return render(
           reply,
           enrollPage(form, {

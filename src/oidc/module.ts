@@ -1,6 +1,7 @@
 import type { MasterKey } from '../crypto/master-key.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { createCredentialService } from '../domain/login/service.ts';
+import { createMfaService } from '../domain/mfa/service.ts';
 import { createWebauthnService } from '../domain/mfa/webauthn.ts';
 import { createClientService } from '../domain/oauth/clients.ts';
 import { createOAuthSettingsService } from '../domain/oauth/settings.ts';
@@ -55,6 +56,7 @@ export function createOAuthModule(deps: {
   });
   listeners.push(engines.invalidate, tokens.invalidate);
   const credentials = createCredentialService({ store, clock, secretBox, settings });
+  const mfa = createMfaService({ store, clock, secretBox, settings });
   const sessions = createSessionService({
     store,
     clock,
@@ -82,6 +84,7 @@ export function createOAuthModule(deps: {
     tokens,
     credentials,
     sessions,
+    mfa,
     webauthn,
     /** Secret for CSRF tokens of the hosted login pages. */
     csrfKey: deps.masterKey.derive('hosted-login-csrf'),

@@ -62,7 +62,7 @@ export default function userCredentialRoutes(app: FastifyInstance, s: Services):
       config: { permission: 'users:read' },
       schema: { tags, summary: "A user's second factors", params: UserParams, response: { 200: MfaStatus } },
     },
-    async (request) => credentials.mfaStatus(request.params.org, request.params.id),
+    async (request) => s.oauth.mfa.mfaStatus(request.params.org, request.params.id),
   );
 
   r.put(
@@ -80,7 +80,7 @@ export default function userCredentialRoutes(app: FastifyInstance, s: Services):
       },
     },
     async (request) =>
-      credentials.setMfaRequired(
+      s.oauth.mfa.setMfaRequired(
         requestContext(request),
         request.params.org,
         request.params.id,
@@ -109,7 +109,7 @@ export default function userCredentialRoutes(app: FastifyInstance, s: Services):
     },
     async (request, reply) => {
       const org = await s.organizations.get(request.params.org);
-      const enrollment = await credentials.startTotp(
+      const enrollment = await s.oauth.mfa.startTotp(
         request.params.org,
         request.params.id,
         `Latchkey (${org.name})`,
@@ -133,7 +133,7 @@ export default function userCredentialRoutes(app: FastifyInstance, s: Services):
       },
     },
     async (request) =>
-      credentials.confirmTotp(
+      s.oauth.mfa.confirmTotp(
         requestContext(request),
         request.params.org,
         request.params.id,
@@ -153,7 +153,7 @@ export default function userCredentialRoutes(app: FastifyInstance, s: Services):
       },
     },
     async (request, reply) => {
-      await credentials.removeTotp(requestContext(request), request.params.org, request.params.id);
+      await s.oauth.mfa.removeTotp(requestContext(request), request.params.org, request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -1,20 +1,13 @@
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import { AppError } from '../../errors/app-error.ts';
-import type { UserCredentials } from '../../store/repos/credentials.ts';
 import type { User } from '../../store/repos/users.ts';
 import type { Store } from '../../store/store.ts';
 import { buildEvent, type EventInput } from '../audit/events.ts';
-import {
-  checkTotp,
-  hashRecoveryCode,
-  newRecoveryCodes,
-  newTotpSecret,
-  totpQrCode,
-  totpUri,
-} from '../mfa/totp.ts';
+import { checkTotp, hashRecoveryCode } from '../mfa/totp.ts';
 import type { OAuthSettingsService } from '../oauth/settings.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { RequestContext } from '../shared/types.ts';
+import { credentialHelpers, totpContext } from './credentials.ts';
 import { burnVerification, hashPassword, policyViolation, verifyPassword } from './passwords.ts';
 
 /** Why a sign-in step failed; expected, high-volume outcomes are values, not exceptions. */
@@ -23,15 +16,6 @@ export type LoginFailure = 'invalid_credentials' | 'locked' | 'disabled';
 export type PasswordResult =
   | { ok: true; user: User; secondFactor: boolean; mfaEnrollmentNeeded: boolean }
   | { ok: false; reason: LoginFailure };
-
-export interface MfaStatus {
-  required: boolean;
-  totp: boolean;
-  recoveryCodesRemaining: number;
-  passkeys: number;
-}
-
-const totpContext = (c: { organizationId: string; userId: string }) => `totp:${c.organizationId}:${c.userId}`;
 
 /**
  * Passwords (argon2id), the organization's password policy, TOTP and recovery
@@ -47,40 +31,7 @@ export function createCredentialService(deps: {
 }) {
   const { store, clock, secretBox, settings } = deps;
 
-  const now = () => clock.now().toISOString();
-
-  async function credentialsOf(organizationId: string, userId: string): Promise<UserCredentials> {
-    return (
-      (await store.credentials.get(organizationId, userId)) ?? {
-        userId,
-        organizationId,
-        passwordHash: null,
-        passwordSetAt: null,
-        mfaRequired: false,
-        totpSealed: null,
-        totpConfirmedAt: null,
-        recoveryCodes: [],
-        updatedAt: now(),
-      }
-    );
-  }
-
-  async function mustGetUser(organizationId: string, userId: string): Promise<User> {
-    const user = await store.users.get(organizationId, userId);
-    if (!user) throw new AppError('not_found', 'No such user');
-    return user;
-  }
-
-  async function saveWithEvents(c: UserCredentials, ctx: RequestContext, events: EventInput[]) {
-    await store.transaction(async (tx) => {
-      await tx.credentials.save({ ...c, updatedAt: now() });
-      await tx.events.append(events.map((e) => buildEvent(clock, ctx, e)));
-    });
-  }
-
-  async function emit(ctx: RequestContext, events: EventInput[]) {
-    await store.events.append(events.map((e) => buildEvent(clock, ctx, e)));
-  }
+  const { now, credentialsOf, mustGetUser, saveWithEvents, emit } = credentialHelpers({ store, clock });
 
   /** Counts a failed step (password or second factor) for this account and IP. */
   async function recordFailure(ctx: RequestContext, user: User, step: string): Promise<LoginFailure> {
@@ -134,34 +85,6 @@ export function createCredentialService(deps: {
       await saveWithEvents(c, ctx, [
         { organizationId, type: 'user.password_set', target: { type: 'user', id: user.id }, data: {} },
       ]);
-    },
-
-    async setMfaRequired(ctx: RequestContext, organizationId: string, userId: string, required: boolean) {
-      await mustGetUser(organizationId, userId);
-      const c = await credentialsOf(organizationId, userId);
-      c.mfaRequired = required;
-      await saveWithEvents(c, ctx, [
-        {
-          organizationId,
-          type: 'user.updated',
-          target: { type: 'user', id: userId },
-          data: { changes: ['mfaRequired'], mfaRequired: required },
-        },
-      ]);
-      return service.mfaStatus(organizationId, userId);
-    },
-
-    async mfaStatus(organizationId: string, userId: string): Promise<MfaStatus> {
-      await mustGetUser(organizationId, userId);
-      const c = await credentialsOf(organizationId, userId);
-      const org = await settings.get(organizationId);
-      const passkeys = await store.credentials.listWebauthn(organizationId, userId);
-      return {
-        required: c.mfaRequired || org.mfaRequired,
-        totp: c.totpConfirmedAt !== null,
-        recoveryCodesRemaining: c.recoveryCodes.length,
-        passkeys: passkeys.length,
-      };
     },
 
     /** Step 1 of sign-in. Never says whether the email exists. */
@@ -292,59 +215,6 @@ export function createCredentialService(deps: {
 
     async lockedIps(organizationId: string, userId: string): Promise<string[]> {
       return store.credentials.lockedIps(organizationId, userId, now());
-    },
-
-    /** Starts TOTP enrollment: a new secret (unconfirmed until a code proves the app has it). */
-    async startTotp(organizationId: string, userId: string, issuerName: string) {
-      const user = await mustGetUser(organizationId, userId);
-      const c = await credentialsOf(organizationId, userId);
-      const secret = newTotpSecret();
-      c.totpSealed = secretBox.seal(secret, totpContext(c));
-      c.totpConfirmedAt = null;
-      await store.credentials.save({ ...c, updatedAt: now() });
-      const uri = totpUri(secret, issuerName, user.email);
-      return { secret, otpauthUri: uri, qrCodeSvg: await totpQrCode(uri) };
-    },
-
-    /** Confirms enrollment with a current code; returns ten recovery codes, shown once. */
-    async confirmTotp(ctx: RequestContext, organizationId: string, userId: string, code: string) {
-      await mustGetUser(organizationId, userId);
-      const c = await credentialsOf(organizationId, userId);
-      if (!c.totpSealed) throw new AppError('mfa_code_invalid', 'Start the enrollment first');
-      if (!checkTotp(secretBox.open(c.totpSealed, totpContext(c)), code, clock.now())) {
-        throw new AppError(
-          'mfa_code_invalid',
-          'The code does not match; check the device clock and try again',
-        );
-      }
-      const codes = newRecoveryCodes();
-      c.totpConfirmedAt = now();
-      c.recoveryCodes = codes.map(hashRecoveryCode);
-      await saveWithEvents(c, ctx, [
-        {
-          organizationId,
-          type: 'user.mfa.enrolled',
-          target: { type: 'user', id: userId },
-          data: { method: 'totp', recoveryCodes: codes.length },
-        },
-      ]);
-      return { recoveryCodes: codes };
-    },
-
-    async removeTotp(ctx: RequestContext, organizationId: string, userId: string): Promise<void> {
-      await mustGetUser(organizationId, userId);
-      const c = await credentialsOf(organizationId, userId);
-      c.totpSealed = null;
-      c.totpConfirmedAt = null;
-      c.recoveryCodes = [];
-      await saveWithEvents(c, ctx, [
-        {
-          organizationId,
-          type: 'user.updated',
-          target: { type: 'user', id: userId },
-          data: { changes: ['mfa.totp'], removed: true },
-        },
-      ]);
     },
   };
   return service;
