@@ -99,6 +99,14 @@ describeOAuth('hosted login: second factor, recovery codes, brute-force protecti
       pkceCodeVerifier: verifier,
     });
     expect(tokens.claims()?.amr).toEqual(['pwd', 'otp']);
+
+    // RFC 6238 §5.2: the same code is not accepted twice.
+    const again = await startLogin(t(), config, 'bob@example.com', 'a long enough passphrase');
+    const replay = await again.browser.post(again.browser.action(again.after, '/mfa'), {
+      csrf: again.after.field('csrf') ?? '',
+      code: codeFor(secret, t().clock.now()),
+    });
+    expect(replay.status).toBe(401);
   });
 
   it('accepts a recovery code once', async () => {

@@ -3,7 +3,7 @@ import { AppError } from '../../errors/app-error.ts';
 import type { User } from '../../store/repos/users.ts';
 import type { Store } from '../../store/store.ts';
 import { buildEvent, type EventInput } from '../audit/events.ts';
-import { checkTotp, hashRecoveryCode } from '../mfa/totp.ts';
+import { hashRecoveryCode, matchTotp } from '../mfa/totp.ts';
 import type { OAuthSettingsService } from '../oauth/settings.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { RequestContext } from '../shared/types.ts';
@@ -32,6 +32,26 @@ export function createCredentialService(deps: {
   const { store, clock, secretBox, settings } = deps;
 
   const { now, credentialsOf, mustGetUser, saveWithEvents, emit } = credentialHelpers({ store, clock });
+
+  /**
+   * RFC 6238 §5.2: a code is accepted once. The step is recorded (atomically
+   * consumed) so a code seen by a shoulder-surfer or replayed cannot be reused.
+   */
+  async function firstUseOfStep(organizationId: string, userId: string, step: number): Promise<boolean> {
+    const key = { organizationId, model: 'TotpStep', id: `${userId}:${step}` };
+    const at = clock.now();
+    await store.oidc.upsert({
+      ...key,
+      payload: {},
+      grantId: null,
+      uid: null,
+      userCode: null,
+      accountId: null,
+      expiresAt: new Date(at.getTime() + 5 * 60_000).toISOString(),
+      now: at.toISOString(),
+    });
+    return store.oidc.consume(key, at.toISOString());
+  }
 
   /** Counts a failed step (password or second factor) for this account and IP. */
   async function recordFailure(ctx: RequestContext, user: User, step: string): Promise<LoginFailure> {
@@ -159,7 +179,10 @@ export function createCredentialService(deps: {
       const c = await credentialsOf(organizationId, userId);
       if (c.totpSealed && c.totpConfirmedAt) {
         const secret = secretBox.open(c.totpSealed, totpContext(c));
-        if (checkTotp(secret, code, clock.now())) return { ok: true, method: 'otp' };
+        const step = matchTotp(secret, code, clock.now());
+        if (step !== undefined && (await firstUseOfStep(organizationId, userId, step))) {
+          return { ok: true, method: 'otp' };
+        }
       }
       if (/[a-z]/i.test(code)) {
         const used = await store.credentials.useRecoveryCode(

@@ -29,11 +29,19 @@ export function totpQrCode(uri: string): Promise<string> {
 }
 
 export function checkTotp(secret: string, code: string, now: Date): boolean {
+  return matchTotp(secret, code, now) !== undefined;
+}
+
+/** The 30-second time step the code belongs to (for replay protection), or undefined. */
+export function matchTotp(secret: string, code: string, now: Date): number | undefined {
   const token = code.replace(/\s+/g, '');
-  if (!/^\d{6}$/.test(token)) return false;
-  return (
-    totp(secret, 'latchkey', 'x').validate({ token, timestamp: now.getTime(), window: TOTP_WINDOW }) !== null
-  );
+  if (!/^\d{6}$/.test(token)) return undefined;
+  const delta = totp(secret, 'latchkey', 'x').validate({
+    token,
+    timestamp: now.getTime(),
+    window: TOTP_WINDOW,
+  });
+  return delta === null ? undefined : Math.floor(now.getTime() / 30_000) + delta;
 }
 
 /** A code for tests and tools: what an authenticator app would show at `now`. */
