@@ -43,6 +43,8 @@ const ORG_PATTERN = /^org_[0-9a-z]{26}$/;
 
 /** How long a cached engine is used before it is rebuilt from the database. */
 export const ENGINE_TTL_MS = 60_000;
+/** Engines kept in memory at most (each holds its keys, clients and Koa app). */
+export const MAX_ENGINES = 500;
 
 /**
  * One oidc-provider instance per organization, created on first use and
@@ -294,13 +296,21 @@ export function createEngines(deps: EngineDeps) {
           cache.delete(organizationId);
           throw error;
         });
+        cache.delete(organizationId); // re-insert: Map order is least recently built first
         cache.set(organizationId, engine);
         builtAt.set(organizationId, deps.clock.now().getTime());
+        // Bounded: with many organizations, the least recently built engines are dropped.
+        while (cache.size > MAX_ENGINES) {
+          const oldest = cache.keys().next().value as string;
+          cache.delete(oldest);
+          builtAt.delete(oldest);
+        }
       }
       return engine;
     },
     invalidate(organizationId: string): void {
       cache.delete(organizationId);
+      builtAt.delete(organizationId);
     },
     issuer: (organizationId: string) => issuerOf(deps.publicUrl, organizationId),
   };
