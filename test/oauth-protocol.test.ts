@@ -172,6 +172,17 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
     const logoutToken = decodeJwt(logoutTokens.at(-1)!);
     expect(logoutToken).toMatchObject({ iss: t().issuer(), aud: clientId, sub: user.id });
     expect(logoutToken.events).toHaveProperty(['http://schemas.openid.net/event/backchannel-logout']);
+    // The sign-out is audited (written as the engine finishes the logout).
+    const signOut = async () => {
+      const audit = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/audit-logs?type=session.revoked`,
+      });
+      return (audit.json().data as { actor: { id: string }; data: { reason: string } }[]).find(
+        (e) => e.data.reason === 'logout',
+      );
+    };
+    await expect.poll(signOut).toMatchObject({ actor: { id: user.id } });
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_grant',
     });

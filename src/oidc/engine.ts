@@ -25,6 +25,11 @@ export interface EngineDeps {
   proxy: boolean;
   /** Hosts and CIDR ranges the engine may reach although private or loopback (back-channel logout). */
   outboundAllowlist: readonly string[];
+  /** Told when a user signs out through RP-initiated logout (the session is gone). */
+  onSignOut?: (
+    organizationId: string,
+    event: { sessionId: string; userId: string; ip: string | null; userAgent: string | null },
+  ) => Promise<void>;
 }
 
 export interface Engine {
@@ -274,6 +279,18 @@ export function createEngines(deps: EngineDeps) {
 
     const provider = new Provider(issuer, configuration);
     provider.proxy = deps.proxy;
+    provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+      const session = ctx.oidc.session;
+      if (!session?.accountId || !deps.onSignOut) return;
+      deps
+        .onSignOut(organizationId, {
+          sessionId: session.uid,
+          userId: session.accountId,
+          ip: ctx.ip ?? null,
+          userAgent: ctx.get('user-agent') || null,
+        })
+        .catch(() => undefined);
+    });
     return {
       provider,
       handle: provider.callback(),

@@ -45,6 +45,20 @@ export function createOAuthModule(deps: {
     cookieSecret: (organizationId) => deriveCookieSecret(cookieRoot, organizationId),
     proxy: deps.proxy,
     outboundAllowlist: deps.outboundAllowlist,
+    onSignOut: async (organizationId, e) => {
+      const user = await store.users.get(organizationId, e.userId);
+      await sessions.recordSignedOut(
+        {
+          actor: { type: 'user', id: e.userId, display: user?.email ?? null },
+          ip: e.ip,
+          userAgent: e.userAgent,
+          requestId: null,
+        },
+        organizationId,
+        e.sessionId,
+        e.userId,
+      );
+    },
   });
   const tokens = createAccessTokenVerifier({
     store,

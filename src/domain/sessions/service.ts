@@ -104,6 +104,18 @@ export function createSessionService(deps: {
       return rows.length;
     },
 
+    /** The user signed out at the issuer (RP-initiated logout); the engine already ended the session. */
+    async recordSignedOut(ctx: RequestContext, organizationId: string, sessionId: string, userId: string) {
+      await store.events.append([
+        buildEvent(clock, ctx, {
+          organizationId,
+          type: 'session.revoked',
+          target: { type: 'session', id: sessionId },
+          data: { userId, reason: 'logout' },
+        }),
+      ]);
+    },
+
     async recordCreated(ctx: RequestContext, organizationId: string, userId: string, clientId: string) {
       await store.events.append([
         buildEvent(clock, ctx, {
