@@ -63,7 +63,12 @@ export default function oauthSettingsRoutes(app: FastifyInstance, s: Services): 
         tags,
         summary: 'Update token, session and sign-in policy',
         params: OrgParams,
-        body: Type.Partial(Type.Object(fields, { additionalProperties: false })),
+        body: Type.Object(
+          Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as {
+            [K in keyof typeof fields]: ReturnType<typeof Type.Optional<(typeof fields)[K]>>;
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: OAuthSettings },
       },
     },
