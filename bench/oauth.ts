@@ -4,7 +4,7 @@
  * SQLite file, or PostgreSQL with DATABASE_URL) against oidc-provider alone
  * with its in-memory adapter, in the same run, same machine, same load.
  *
- *   npm run bench:oauth                 # 10 s per target
+ *   npm run bench:oauth                 # 5 rounds of 10 s per target
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=8 npm run bench:oauth
  *
  * Writes bench/results/oauth.json and bench/results/oauth.md.
@@ -29,7 +29,7 @@ import { createStore } from '../src/store/store.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const RESOURCE = 'https://api.example.com';
 
 interface Target {
@@ -206,13 +206,23 @@ async function main() {
       });
       if (res.status !== 200) throw new Error(`${t.url} answered ${res.status}: ${await res.text()}`);
     }
+    if (process.env.BENCH_ONLY) {
+      // Profiling aid: load one target only (BENCH_ONLY=latchkey|baseline), no report written.
+      const only = process.env.BENCH_ONLY === 'latchkey' ? lk : base;
+      process.stdout.write(`${JSON.stringify(await load(process.env.BENCH_ONLY, only))}\n`);
+      return;
+    }
     // Alternating rounds, median of each: the machine is shared, so load drifts during a run.
     const rounds: { base: Result; lk: Result }[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      rounds.push({
-        base: await load('oidc-provider alone (in-memory adapter)', base),
-        lk: await load(`Latchkey (${lk.database})`, lk),
-      });
+      // ABBA order, so neither target always runs first in a round.
+      if (i % 2 === 0) {
+        const b = await load('oidc-provider alone (in-memory adapter)', base);
+        rounds.push({ base: b, lk: await load(`Latchkey (${lk.database})`, lk) });
+      } else {
+        const l = await load(`Latchkey (${lk.database})`, lk);
+        rounds.push({ base: await load('oidc-provider alone (in-memory adapter)', base), lk: l });
+      }
     }
     const baselineResult = median(rounds.map((r) => r.base));
     const latchkeyResult = median(rounds.map((r) => r.lk));
@@ -235,7 +245,7 @@ async function main() {
     const md = [
       '# OAuth benchmark: client-credentials tokens',
       '',
-      `Run ${report.date} on Node ${report.node}, ${report.cpus} CPUs (shared with other work), ${CONNECTIONS} connections; ${ROUNDS} alternating rounds of ${SECONDS} s per target (each after a 1 s warm-up), median round reported. Command: \`npm run bench:oauth\`.`,
+      `Run ${report.date} on Node ${report.node}, ${report.cpus} CPUs (shared with other work), ${CONNECTIONS} connections; ${ROUNDS} rounds (alternating which target goes first) of ${SECONDS} s per target (each after a 1 s warm-up), median round reported. Command: \`npm run bench:oauth\`.`,
       '',
       '| target | tokens/s (median round) | p50 ms | p99 ms | requests | non-2xx | tokens/s per round |',
       '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
