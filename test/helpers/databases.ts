@@ -55,6 +55,16 @@ export async function createTestDb(target: DbTarget, dataDir: string): Promise<T
       await db.close();
       const c = new pg.Client({ connectionString: base });
       await c.connect();
+      // pg-pool's end() resolves once it has asked its clients to close, not once they have:
+      // wait for their backends to go, or FORCE would kill them mid-close and the killed
+      // client would raise an unhandled 57P01 in the test process.
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
+          name,
+        ]);
+        if (rows[0].n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
