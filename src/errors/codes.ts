@@ -74,6 +74,12 @@ export const errorCodes = {
     title: 'IP address not allowed',
     description: "The request's source address is outside the key's IP allowlist.",
   },
+  ip_blocked: {
+    status: 403,
+    title: 'IP address blocked',
+    description:
+      'Requests from this address are refused for a while, before authentication, because a detection rule blocked it. `Retry-After` says when the block ends.',
+  },
   protected_resource: {
     status: 403,
     title: 'Protected resource',
@@ -116,6 +122,12 @@ export const errorCodes = {
     title: 'Validation failed',
     description:
       'The request does not match the schema; `errors` lists every problem with its location. Unknown fields are refused.',
+  },
+  invalid_condition: {
+    status: 422,
+    title: 'Invalid rule condition',
+    description:
+      'The CEL condition of a rule does not compile or is not boolean; `errors` names the line and column.',
   },
   rate_limited: {
     status: 429,

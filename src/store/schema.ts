@@ -1,4 +1,5 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
+import type { RulesTables } from './schema-rules.ts';
 
 /**
  * Table types shared by both dialects. Portable column choices:
@@ -25,6 +26,10 @@ export interface UsersTable {
   metadata: string;
   created_at: string;
   updated_at: string;
+  /** Issue 6 (0005-rules): set by automatic response; login must refuse until then. */
+  locked_until?: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Issue 6: a break-glass account is never locked or disabled by automation. */
+  break_glass?: ColumnType<number, number | undefined, number>;
 }
 
 export interface RolesTable {
@@ -69,6 +74,8 @@ export interface ApiKeysTable {
   last_used_at: string | null;
   last_ip: string | null;
   request_count: number;
+  /** Issue 6 (0005-rules): a honeytoken; any use of it is an alert. */
+  is_decoy?: ColumnType<number, number | undefined, number>;
 }
 
 export interface EventsTable {
@@ -112,7 +119,7 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database {
+export interface Database extends RulesTables {
   organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;

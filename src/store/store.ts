@@ -1,11 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Db, Dialect } from './db.ts';
+import { createAlertChannelsRepo } from './repos/alert-channels.ts';
 import { createApiKeysRepo } from './repos/api-keys.ts';
 import { createAuditSealsRepo } from './repos/audit-seals.ts';
+import { createDetectionRepo } from './repos/detection.ts';
 import { createEventsRepo } from './repos/events.ts';
 import { createMetaRepo } from './repos/meta.ts';
 import { createOrganizationsRepo } from './repos/organizations.ts';
 import { createRolesRepo } from './repos/roles.ts';
+import { createRulesRepo } from './repos/rules.ts';
 import { createUsersRepo } from './repos/users.ts';
 import type { Database } from './schema.ts';
 
@@ -23,6 +26,9 @@ export interface Store {
   events: ReturnType<typeof createEventsRepo>;
   auditSeals: ReturnType<typeof createAuditSealsRepo>;
   meta: ReturnType<typeof createMetaRepo>;
+  rules: ReturnType<typeof createRulesRepo>;
+  alertChannels: ReturnType<typeof createAlertChannelsRepo>;
+  detection: ReturnType<typeof createDetectionRepo>;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
 }
@@ -37,6 +43,9 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     events: createEventsRepo(db),
     auditSeals: createAuditSealsRepo(db, dialect),
     meta: createMetaRepo(db),
+    rules: createRulesRepo(db),
+    alertChannels: createAlertChannelsRepo(db),
+    detection: createDetectionRepo(db),
     transaction: (fn) =>
       inTransaction ? fn(store) : db.transaction().execute((trx) => fn(bind(trx, dialect, true))),
     ping: async () => {
