@@ -3,17 +3,21 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import './http/route-config.ts';
 import systemRoutes from './api/system.ts';
+import alertChannelRoutes, { AlertChannel } from './api/v1/alert-channels.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
+import detectionRoutes from './api/v1/detection.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
+import ruleRoutes, { Rule } from './api/v1/rules.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
 import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerHttpsOnly } from './http/https-only.ts';
+import { registerIpBlocking } from './http/ip-blocking.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { describeRoutes, type RouteInfo } from './http/openapi.ts';
 import { Problem } from './http/schemas.ts';
@@ -39,7 +43,7 @@ declare module 'fastify' {
 }
 
 /** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent];
+const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent, Rule, AlertChannel];
 
 /** Redacted wherever they appear in a log line: no secret is ever logged. */
 export const REDACT = [
@@ -99,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, logLevel: 'warn' });
 
   registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
+  registerIpBlocking(app, { ipBlocks: services.ipBlocks, now: () => services.clock.now() });
   registerAuthentication(app, { apiKeys: services.apiKeys, tokens: options.tokens });
   const metrics = registerMetrics(app);
 
@@ -109,6 +114,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
   auditRoutes(app, services);
+  ruleRoutes(app, services);
+  alertChannelRoutes(app, services);
+  detectionRoutes(app, services);
 
   await app.ready();
   return app;

@@ -8,7 +8,7 @@ import { createEventsRepo } from './repos/events.ts';
 import { createMetaRepo } from './repos/meta.ts';
 import { createOrganizationsRepo } from './repos/organizations.ts';
 import { createRolesRepo } from './repos/roles.ts';
-import { createRulesRepo } from './repos/rules.ts';
+import { createRuleEventsRepo, createRulesRepo } from './repos/rules.ts';
 import { createUsersRepo } from './repos/users.ts';
 import type { Database } from './schema.ts';
 
@@ -27,6 +27,7 @@ export interface Store {
   auditSeals: ReturnType<typeof createAuditSealsRepo>;
   meta: ReturnType<typeof createMetaRepo>;
   rules: ReturnType<typeof createRulesRepo>;
+  ruleEvents: ReturnType<typeof createRuleEventsRepo>;
   alertChannels: ReturnType<typeof createAlertChannelsRepo>;
   detection: ReturnType<typeof createDetectionRepo>;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -44,6 +45,7 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     auditSeals: createAuditSealsRepo(db, dialect),
     meta: createMetaRepo(db),
     rules: createRulesRepo(db),
+    ruleEvents: createRuleEventsRepo(db),
     alertChannels: createAlertChannelsRepo(db),
     detection: createDetectionRepo(db),
     transaction: (fn) =>

@@ -110,7 +110,13 @@ export async function sendToChannel(
       const body = JSON.stringify({
         type: 'alert',
         timestamp: deps.now().toISOString(),
-        data: { subject: message.subject, text: message.text, severity: message.severity, dedupKey: message.dedupKey, ...message.details },
+        data: {
+          subject: message.subject,
+          text: message.text,
+          severity: message.severity,
+          dedupKey: message.dedupKey,
+          ...message.details,
+        },
       });
       const res = await deps.http.request({
         url: str(s.url),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { SecretBox } from '../../crypto/secret-box.ts';
 import { newId } from '../../crypto/ids.ts';
+import type { SecretBox } from '../../crypto/secret-box.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { OutboundHttp } from '../../net/outbound.ts';
 import type { AlertChannelRecord } from '../../store/repos/alert-channels.ts';
@@ -75,7 +75,11 @@ export function createAlertService(deps: {
     return { clear, secrets };
   }
 
-  async function checkUrls(type: ChannelType, clear: Record<string, unknown>, secrets: Record<string, string>) {
+  async function checkUrls(
+    type: ChannelType,
+    clear: Record<string, unknown>,
+    secrets: Record<string, string>,
+  ) {
     const urls: string[] = [];
     if (type === 'slack' && secrets.url) urls.push(secrets.url);
     if (type === 'webhook' && typeof clear.url === 'string') urls.push(clear.url);
@@ -85,9 +89,13 @@ export function createAlertService(deps: {
       try {
         await deps.http().assertAllowed(url);
       } catch (error) {
-        throw new AppError('validation_failed', `The channel URL is not allowed: ${(error as Error).message}`, {
-          errors: [{ location: '/body/settings', message: 'URL refused by the outbound guard' }],
-        });
+        throw new AppError(
+          'validation_failed',
+          `The channel URL is not allowed: ${(error as Error).message}`,
+          {
+            errors: [{ location: '/body/settings', message: 'URL refused by the outbound guard' }],
+          },
+        );
       }
     }
   }
@@ -110,11 +118,10 @@ export function createAlertService(deps: {
   ): Promise<SendResult> {
     let result: SendResult;
     try {
-      result = await sendToChannel(
-        { type: r.type, settings: r.config, secrets: secretsOf(r) },
-        message,
-        { http: deps.http(), now: () => clock.now() },
-      );
+      result = await sendToChannel({ type: r.type, settings: r.config, secrets: secretsOf(r) }, message, {
+        http: deps.http(),
+        now: () => clock.now(),
+      });
     } catch (error) {
       result = { ok: false, error: (error as Error).message.slice(0, 300) };
     }
@@ -141,7 +148,11 @@ export function createAlertService(deps: {
   return {
     view,
 
-    async create(ctx: RequestContext, organizationId: string, input: ChannelInput): Promise<{ channel: AlertChannelView; secret?: string }> {
+    async create(
+      ctx: RequestContext,
+      organizationId: string,
+      input: ChannelInput,
+    ): Promise<{ channel: AlertChannelView; secret?: string }> {
       const now = clock.now().toISOString();
       const id = newId('ach', clock.now().getTime());
       let generated: string | undefined;
@@ -189,13 +200,21 @@ export function createAlertService(deps: {
       ctx: RequestContext,
       organizationId: string,
       id: string,
-      patch: { name?: string | undefined; enabled?: boolean | undefined; settings?: Record<string, unknown> | undefined },
+      patch: {
+        name?: string | undefined;
+        enabled?: boolean | undefined;
+        settings?: Record<string, unknown> | undefined;
+      },
     ): Promise<AlertChannelView> {
       const before = await mustGet(organizationId, id);
       let config = before.config;
       let sealed = before.sealedSecrets;
       if (patch.settings) {
-        const { clear, secrets } = split(before.type, { ...before.config, ...patch.settings }, secretsOf(before));
+        const { clear, secrets } = split(
+          before.type,
+          { ...before.config, ...patch.settings },
+          secretsOf(before),
+        );
         await checkUrls(before.type, clear, secrets);
         config = clear;
         sealed = secretBox.seal(JSON.stringify(secrets), context(id));
@@ -270,16 +289,23 @@ export function createAlertService(deps: {
       throttleMs?: number | undefined;
     }): Promise<Array<{ channelId: string; ok: boolean; throttled?: boolean; error?: string }>> {
       const all = await store.alertChannels.list(input.organizationId);
-      const wanted = input.channelIds.length === 0 || input.channelIds.includes('*')
-        ? all.filter((c) => c.enabled)
-        : all.filter((c) => c.enabled && input.channelIds.includes(c.id));
+      const wanted =
+        input.channelIds.length === 0 || input.channelIds.includes('*')
+          ? all.filter((c) => c.enabled)
+          : all.filter((c) => c.enabled && input.channelIds.includes(c.id));
       const throttleMs = input.throttleMs ?? DEFAULT_THROTTLE_MS;
       const now = clock.now();
       const out: Array<{ channelId: string; ok: boolean; throttled?: boolean; error?: string }> = [];
       for (const channel of wanted) {
         const state = await store.alertChannels.throttle(input.ruleId, input.groupKey, channel.id);
         if (state && Date.parse(state.lastSentAt) + throttleMs > now.getTime()) {
-          await store.alertChannels.saveThrottle(input.ruleId, input.groupKey, channel.id, state.lastSentAt, state.suppressed + 1);
+          await store.alertChannels.saveThrottle(
+            input.ruleId,
+            input.groupKey,
+            channel.id,
+            state.lastSentAt,
+            state.suppressed + 1,
+          );
           out.push({ channelId: channel.id, ok: true, throttled: true });
           continue;
         }
@@ -292,7 +318,13 @@ export function createAlertService(deps: {
                 details: { ...input.message.details, suppressed },
               }
             : input.message;
-        await store.alertChannels.saveThrottle(input.ruleId, input.groupKey, channel.id, now.toISOString(), 0);
+        await store.alertChannels.saveThrottle(
+          input.ruleId,
+          input.groupKey,
+          channel.id,
+          now.toISOString(),
+          0,
+        );
         const result = await deliver(channel, message, input.ctx, { ruleId: input.ruleId, suppressed });
         out.push({ channelId: channel.id, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
       }

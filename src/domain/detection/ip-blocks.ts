@@ -41,7 +41,10 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
   return {
     reload,
     /** The block that refuses `ip` for a request under `organizationId` (if any), else undefined. */
-    async check(ip: string | null | undefined, organizationId: string | undefined): Promise<IpBlock | undefined> {
+    async check(
+      ip: string | null | undefined,
+      organizationId: string | undefined,
+    ): Promise<IpBlock | undefined> {
       if (!ip) return undefined;
       await fresh();
       if (blocks.length === 0) return undefined;
@@ -55,7 +58,14 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
     },
     async block(
       ctx: RequestContext,
-      input: { organizationId: string; range: string; untilMs: number; reason: string | null; ruleId: string | null; global: boolean },
+      input: {
+        organizationId: string;
+        range: string;
+        untilMs: number;
+        reason: string | null;
+        ruleId: string | null;
+        global: boolean;
+      },
     ): Promise<IpBlock> {
       const now = clock.now();
       const block: IpBlock = {
@@ -75,7 +85,13 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
             organizationId: input.organizationId,
             type: 'ip.blocked',
             target: { type: 'ip', id: input.range },
-            data: { blockId: block.id, range: block.range, until: block.until, global: block.global, reason: block.reason },
+            data: {
+              blockId: block.id,
+              range: block.range,
+              until: block.until,
+              global: block.global,
+              reason: block.reason,
+            },
           }),
         ]);
       });
@@ -87,7 +103,12 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
         const ok = await tx.detection.deleteBlock(organizationId, id);
         if (ok) {
           await tx.events.append([
-            buildEvent(clock, ctx, { organizationId, type: 'ip.unblocked', target: { type: 'ip_block', id }, data: { blockId: id } }),
+            buildEvent(clock, ctx, {
+              organizationId,
+              type: 'ip.unblocked',
+              target: { type: 'ip_block', id },
+              data: { blockId: id },
+            }),
           ]);
         }
         return ok;

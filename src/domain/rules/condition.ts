@@ -125,9 +125,13 @@ export function compileCondition(source: string, location = '/body/condition'): 
     const checked = program.check();
     if (!checked.valid) throw checked.error;
     if (checked.type !== 'bool' && checked.type !== 'dyn') {
-      throw new AppError('invalid_condition', `The condition must be a boolean expression, not ${checked.type}`, {
-        errors: [{ location, message: `returns ${checked.type}, expected bool` }],
-      });
+      throw new AppError(
+        'invalid_condition',
+        `The condition must be a boolean expression, not ${checked.type}`,
+        {
+          errors: [{ location, message: `returns ${checked.type}, expected bool` }],
+        },
+      );
     }
   } catch (error) {
     if (error instanceof AppError) throw error;
@@ -137,9 +141,13 @@ export function compileCondition(source: string, location = '/body/condition'): 
     const line = before.split('\n').length;
     const column = offset - before.lastIndexOf('\n');
     const summary = (e.summary ?? e.message ?? 'does not compile').split('\n')[0];
-    throw new AppError('invalid_condition', `The condition does not compile at line ${line}, column ${column}: ${summary}`, {
-      errors: [{ location, message: `line ${line}, column ${column} (offset ${offset}): ${summary}` }],
-    });
+    throw new AppError(
+      'invalid_condition',
+      `The condition does not compile at line ${line}, column ${column}: ${summary}`,
+      {
+        errors: [{ location, message: `line ${line}, column ${column} (offset ${offset}): ${summary}` }],
+      },
+    );
   }
   const run = program;
   return (input) => {

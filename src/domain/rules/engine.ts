@@ -18,12 +18,7 @@ export interface EngineContext {
    * (ms), searching back to `since`; undefined when never. Used by `newValue`
    * rules when memory has no answer (after a restart, or for a new group).
    */
-  lastSeen?(
-    rule: Rule,
-    event: StoredEvent,
-    field: string,
-    since: string,
-  ): Promise<string | undefined>;
+  lastSeen?(rule: Rule, event: StoredEvent, field: string, since: string): Promise<string | undefined>;
 }
 
 interface CompiledRule {
@@ -57,7 +52,10 @@ function compile(rule: Rule): CompiledRule {
   };
 }
 
-function groupOf(fields: readonly string[] | undefined, event: StoredEvent): { key: string; group: Record<string, unknown> } {
+function groupOf(
+  fields: readonly string[] | undefined,
+  event: StoredEvent,
+): { key: string; group: Record<string, unknown> } {
   if (!fields || fields.length === 0) return { key: '*', group: {} };
   const group: Record<string, unknown> = {};
   let key = '';
@@ -156,7 +154,8 @@ export function createRuleEngine(ctx: EngineContext) {
         if (until !== undefined && at < until) continue;
         c.cooldowns.set(groupKey, at + c.cooldownMs);
       }
-      (firings ??= []).push({ rule, groupKey, group, count, eventIds, event, at: event.time });
+      if (!firings) firings = [];
+      firings.push({ rule, groupKey, group, count, eventIds, event, at: event.time });
     }
     return firings ?? [];
   }

@@ -14,7 +14,11 @@ export function renderTemplate(template: string, scope: Record<string, unknown>)
   });
 }
 
-export function alertFor(firing: Firing, template: string | undefined, outcomes: readonly string[]): AlertMessage {
+export function alertFor(
+  firing: Firing,
+  template: string | undefined,
+  outcomes: readonly string[],
+): AlertMessage {
   const { rule, event } = firing;
   const scope = {
     rule: { id: rule.id, name: rule.name, mode: rule.mode, version: rule.version, severity: rule.severity },

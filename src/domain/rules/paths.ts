@@ -28,3 +28,12 @@ export function compileTypeMatcher(patterns: readonly string[]): (type: string) 
 export function namesExactly(patterns: readonly string[], type: string): boolean {
   return patterns.includes(type);
 }
+
+/** `data.email|data.keyHint`: the first alternative that is present. */
+export function readFirst(source: unknown, paths: string): unknown {
+  for (const path of paths.split('|')) {
+    const v = readPath(source, path);
+    if (v !== undefined && v !== null && v !== '') return v;
+  }
+  return undefined;
+}

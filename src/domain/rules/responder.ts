@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { OutboundHttp } from '../../net/outbound.ts';
 import type { Store } from '../../store/store.ts';
-import type { AlertService } from '../alerts/service.ts';
 import { signWebhook } from '../alerts/senders.ts';
+import type { AlertService } from '../alerts/service.ts';
 import type { ApiKeyService } from '../api-keys/service.ts';
 import { buildEvent } from '../audit/events.ts';
 import type { IpBlockList } from '../detection/ip-blocks.ts';
@@ -92,8 +92,10 @@ export function createResponder(deps: {
         if (!keyId) return { type: action.type, outcome: 'skipped', reason: 'no API key in the event' };
         const key = await store.apiKeys.get(org, keyId);
         if (!key) return { type: action.type, outcome: 'skipped', reason: 'no such key', target: keyId };
-        if (key.isOwner) return { type: action.type, outcome: 'skipped', reason: 'protected: owner key', target: keyId };
-        if (key.status === 'revoked') return { type: action.type, outcome: 'skipped', reason: 'already revoked', target: keyId };
+        if (key.isOwner)
+          return { type: action.type, outcome: 'skipped', reason: 'protected: owner key', target: keyId };
+        if (key.status === 'revoked')
+          return { type: action.type, outcome: 'skipped', reason: 'already revoked', target: keyId };
         await deps.apiKeys.revoke(ctx, org, keyId, `rule ${f.rule.name} (${f.rule.id})`);
         return { type: action.type, outcome: 'done', target: keyId };
       }
@@ -105,12 +107,19 @@ export function createResponder(deps: {
         const flags = await store.detection.userFlags(org, userId);
         if (!flags) return { type: action.type, outcome: 'skipped', reason: 'no such user', target: userId };
         if (flags.breakGlass && action.type !== 'terminate_sessions') {
-          return { type: action.type, outcome: 'skipped', reason: 'protected: break-glass user', target: userId };
+          return {
+            type: action.type,
+            outcome: 'skipped',
+            reason: 'protected: break-glass user',
+            target: userId,
+          };
         }
         if (action.type === 'disable_user') {
           await deps.users.setStatus(ctx, org, userId, 'disabled');
         } else if (action.type === 'lock_user') {
-          const until = new Date(clock.now().getTime() + (parseDuration(action.duration) ?? 900_000)).toISOString();
+          const until = new Date(
+            clock.now().getTime() + (parseDuration(action.duration) ?? 900_000),
+          ).toISOString();
           await store.transaction(async (tx) => {
             await tx.detection.lockUser(org, userId, until, clock.now().toISOString());
             await tx.events.append([
@@ -146,13 +155,28 @@ export function createResponder(deps: {
     }
   }
 
-  async function callWebhook(action: Extract<RuleAction, { type: 'webhook' }>, f: Firing, ctx: RequestContext, results: readonly ActionResult[]) {
+  async function callWebhook(
+    action: Extract<RuleAction, { type: 'webhook' }>,
+    f: Firing,
+    ctx: RequestContext,
+    results: readonly ActionResult[],
+  ) {
     const id = `msg_${randomUUID()}`;
     const ts = Math.floor(clock.now().getTime() / 1000);
     const body = JSON.stringify({
       type: 'rule.triggered',
       timestamp: clock.now().toISOString(),
-      data: { ruleId: f.rule.id, ruleVersion: f.rule.version, ruleName: f.rule.name, mode: f.rule.mode, count: f.count, group: f.group, eventIds: f.eventIds, ip: f.event.ip, actions: results },
+      data: {
+        ruleId: f.rule.id,
+        ruleVersion: f.rule.version,
+        ruleName: f.rule.name,
+        mode: f.rule.mode,
+        count: f.count,
+        group: f.group,
+        eventIds: f.eventIds,
+        ip: f.event.ip,
+        actions: results,
+      },
     });
     let ok = false;
     let detail = '';
@@ -182,7 +206,11 @@ export function createResponder(deps: {
         data: { ruleId: f.rule.id, url: action.url, result: detail },
       }),
     ]);
-    return { type: 'webhook' as const, outcome: ok ? ('done' as const) : ('failed' as const), reason: detail };
+    return {
+      type: 'webhook' as const,
+      outcome: ok ? ('done' as const) : ('failed' as const),
+      reason: detail,
+    };
   }
 
   return {
@@ -245,7 +273,11 @@ export function createResponder(deps: {
         }
         const used = (await store.rules.actionsSince(rule.id, hourAgo)) + taken;
         if (used >= rule.maxActionsPerHour) {
-          results.push({ type: action.type, outcome: 'skipped', reason: `limit of ${rule.maxActionsPerHour} automatic actions per hour reached` });
+          results.push({
+            type: action.type,
+            outcome: 'skipped',
+            reason: `limit of ${rule.maxActionsPerHour} automatic actions per hour reached`,
+          });
           continue;
         }
         try {
@@ -254,7 +286,11 @@ export function createResponder(deps: {
           if (r.reason?.startsWith('protected')) protectedSkip = true;
           results.push(r);
         } catch (error) {
-          results.push({ type: action.type, outcome: 'failed', reason: (error as Error).message.slice(0, 200) });
+          results.push({
+            type: action.type,
+            outcome: 'failed',
+            reason: (error as Error).message.slice(0, 200),
+          });
         }
       }
       const skippedProtected = results.filter((r) => r.reason?.startsWith('protected'));
@@ -271,9 +307,12 @@ export function createResponder(deps: {
       const outcomes = results.map(
         (r) => `${r.type}${r.target ? ` ${r.target}` : ''}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
       );
-      const alerts = rule.actions.filter((a): a is Extract<RuleAction, { type: 'alert' }> => a.type === 'alert');
+      const alerts = rule.actions.filter(
+        (a): a is Extract<RuleAction, { type: 'alert' }> => a.type === 'alert',
+      );
       // A protected principal is never acted on automatically: the rule alerts instead, even without an alert action.
-      const alertActions = alerts.length > 0 ? alerts : protectedSkip ? [{ type: 'alert' as const, channels: ['*'] }] : [];
+      const alertActions =
+        alerts.length > 0 ? alerts : protectedSkip ? [{ type: 'alert' as const, channels: ['*'] }] : [];
       for (const action of alertActions) {
         const sent = await deps.alerts.notify({
           ctx,

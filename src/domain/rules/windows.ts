@@ -1,5 +1,5 @@
 import { parseDuration } from '../shared/duration.ts';
-import { readPath } from './paths.ts';
+import { readFirst } from './paths.ts';
 import type { Threshold } from './types.ts';
 
 export interface WindowHit {
@@ -54,12 +54,14 @@ export function createThresholdState(threshold: Threshold) {
   let sinceSweep = 0;
 
   function sweep(now: number): void {
-    for (const [key, g] of counts) if ((g.times[g.times.length - 1] ?? 0) <= now - windowMs) counts.delete(key);
+    for (const [key, g] of counts)
+      if ((g.times[g.times.length - 1] ?? 0) <= now - windowMs) counts.delete(key);
     for (const [key, g] of distincts) {
       for (const [v, seen] of g.values) if (seen.at <= now - windowMs) g.values.delete(v);
       if (g.values.size === 0) distincts.delete(key);
     }
-    for (const [key, g] of baselines) if (g.bucket < Math.floor(now / windowMs) - historyBuckets) baselines.delete(key);
+    for (const [key, g] of baselines)
+      if (g.bucket < Math.floor(now / windowMs) - historyBuckets) baselines.delete(key);
   }
 
   function addCount(groupKey: string, at: number, id: string): WindowHit | undefined {
@@ -144,7 +146,7 @@ export function createThresholdState(threshold: Threshold) {
         sweep(at);
       }
       if (threshold.baseline) return addBaseline(groupKey, at, id);
-      if (threshold.distinct) return addDistinct(groupKey, at, id, readPath(event, threshold.distinct));
+      if (threshold.distinct) return addDistinct(groupKey, at, id, readFirst(event, threshold.distinct));
       return addCount(groupKey, at, id);
     },
     size: () => counts.size + distincts.size + baselines.size,

@@ -62,7 +62,11 @@ export function createAlertChannelsRepo(db: Kysely<Database>) {
         .execute();
     },
     async delete(organizationId: string, id: string): Promise<void> {
-      await db.deleteFrom('alert_channels').where('organization_id', '=', organizationId).where('id', '=', id).execute();
+      await db
+        .deleteFrom('alert_channels')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .execute();
     },
     async get(organizationId: string, id: string): Promise<AlertChannelRecord | undefined> {
       const row = await db
@@ -92,12 +96,26 @@ export function createAlertChannelsRepo(db: Kysely<Database>) {
         .executeTakeFirst();
       return row ? { lastSentAt: row.last_sent_at, suppressed: Number(row.suppressed) } : undefined;
     },
-    async saveThrottle(ruleId: string, groupKey: string, channelId: string, lastSentAt: string, suppressed: number) {
+    async saveThrottle(
+      ruleId: string,
+      groupKey: string,
+      channelId: string,
+      lastSentAt: string,
+      suppressed: number,
+    ) {
       await db
         .insertInto('alert_throttle')
-        .values({ rule_id: ruleId, group_key: groupKey, channel_id: channelId, last_sent_at: lastSentAt, suppressed })
+        .values({
+          rule_id: ruleId,
+          group_key: groupKey,
+          channel_id: channelId,
+          last_sent_at: lastSentAt,
+          suppressed,
+        })
         .onConflict((oc) =>
-          oc.columns(['rule_id', 'group_key', 'channel_id']).doUpdateSet({ last_sent_at: lastSentAt, suppressed }),
+          oc
+            .columns(['rule_id', 'group_key', 'channel_id'])
+            .doUpdateSet({ last_sent_at: lastSentAt, suppressed }),
         )
         .execute();
     },

@@ -32,7 +32,12 @@ export function createDetectionRepo(db: Kysely<Database>) {
         .execute();
     },
     async activeBlocks(now: string): Promise<IpBlock[]> {
-      const rows = await db.selectFrom('ip_blocks').selectAll().where('until', '>', now).orderBy('id').execute();
+      const rows = await db
+        .selectFrom('ip_blocks')
+        .selectAll()
+        .where('until', '>', now)
+        .orderBy('id')
+        .execute();
       return rows.map((r) => ({
         id: r.id,
         organizationId: r.organization_id,
@@ -52,14 +57,19 @@ export function createDetectionRepo(db: Kysely<Database>) {
         .executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },
-    async userFlags(organizationId: string, userId: string): Promise<{ lockedUntil: string | null; breakGlass: boolean; status: string } | undefined> {
+    async userFlags(
+      organizationId: string,
+      userId: string,
+    ): Promise<{ lockedUntil: string | null; breakGlass: boolean; status: string } | undefined> {
       const row = await db
         .selectFrom('users')
         .select(['locked_until', 'break_glass', 'status'])
         .where('organization_id', '=', organizationId)
         .where('id', '=', userId)
         .executeTakeFirst();
-      return row ? { lockedUntil: row.locked_until ?? null, breakGlass: row.break_glass === 1, status: row.status } : undefined;
+      return row
+        ? { lockedUntil: row.locked_until ?? null, breakGlass: row.break_glass === 1, status: row.status }
+        : undefined;
     },
     async lockUser(organizationId: string, userId: string, until: string | null, at: string): Promise<void> {
       await db
@@ -90,7 +100,17 @@ export function createDetectionRepo(db: Kysely<Database>) {
     async keyFacts(organizationId: string, keyId: string): Promise<Record<string, unknown> | undefined> {
       const row = await db
         .selectFrom('api_keys')
-        .select(['id', 'name', 'scope', 'is_owner', 'is_decoy', 'status', 'expires_at', 'created_at', 'permissions'])
+        .select([
+          'id',
+          'name',
+          'scope',
+          'is_owner',
+          'is_decoy',
+          'status',
+          'expires_at',
+          'created_at',
+          'permissions',
+        ])
         .where('organization_id', '=', organizationId)
         .where('id', '=', keyId)
         .executeTakeFirst();
@@ -151,7 +171,18 @@ export function createDetectionRepo(db: Kysely<Database>) {
     async activeKeys(organizationId: string, now: string) {
       const rows = await db
         .selectFrom('api_keys')
-        .select(['id', 'organization_id', 'name', 'hint', 'scope', 'permissions', 'is_owner', 'is_decoy', 'created_at', 'last_used_at'])
+        .select([
+          'id',
+          'organization_id',
+          'name',
+          'hint',
+          'scope',
+          'permissions',
+          'is_owner',
+          'is_decoy',
+          'created_at',
+          'last_used_at',
+        ])
         .where('organization_id', '=', organizationId)
         .where('status', '=', 'active')
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))

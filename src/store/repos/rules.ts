@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Rule, RuleDefinition } from '../../domain/rules/types.ts';
 import type { Database } from '../schema.ts';
 import type { RulesTable } from '../schema-rules.ts';
+import { type StoredEvent, toStoredEvent } from './events.ts';
 
 export interface FiringRecord {
   id: string;
@@ -57,10 +58,19 @@ export function createRulesRepo(db: Kysely<Database>) {
     },
     async update(rule: Rule): Promise<void> {
       const { id, organization_id, ...rest } = toRow(rule);
-      await db.updateTable('rules').set(rest).where('organization_id', '=', organization_id).where('id', '=', id).execute();
+      await db
+        .updateTable('rules')
+        .set(rest)
+        .where('organization_id', '=', organization_id)
+        .where('id', '=', id)
+        .execute();
     },
     async delete(organizationId: string, id: string): Promise<void> {
-      await db.deleteFrom('rules').where('organization_id', '=', organizationId).where('id', '=', id).execute();
+      await db
+        .deleteFrom('rules')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .execute();
     },
     async get(organizationId: string, id: string): Promise<Rule | undefined> {
       const row = await db
@@ -71,7 +81,10 @@ export function createRulesRepo(db: Kysely<Database>) {
         .executeTakeFirst();
       return row ? toRule(row) : undefined;
     },
-    async list(organizationId: string, filter: { afterId?: string | undefined; limit: number }): Promise<Rule[]> {
+    async list(
+      organizationId: string,
+      filter: { afterId?: string | undefined; limit: number },
+    ): Promise<Rule[]> {
       let q = db.selectFrom('rules').selectAll().where('organization_id', '=', organizationId);
       if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
       return (await q.orderBy('id').limit(filter.limit).execute()).map(toRule);
@@ -114,7 +127,12 @@ export function createRulesRepo(db: Kysely<Database>) {
         })
         .execute();
     },
-    async versions(organizationId: string, ruleId: string): Promise<Array<{ version: number; createdAt: string; actor: { type: string; id: string | null }; rule: Rule }>> {
+    async versions(
+      organizationId: string,
+      ruleId: string,
+    ): Promise<
+      Array<{ version: number; createdAt: string; actor: { type: string; id: string | null }; rule: Rule }>
+    > {
       const rows = await db
         .selectFrom('rule_versions')
         .selectAll()
@@ -189,18 +207,40 @@ export function createRulesRepo(db: Kysely<Database>) {
       }));
     },
     /** Latest firing per rule and group since `since`, to restore cooldowns after a restart. */
-    async recentFirings(since: string): Promise<Array<{ ruleId: string; organizationId: string; groupKey: string; firedAt: string }>> {
+    async recentFirings(
+      since: string,
+    ): Promise<Array<{ ruleId: string; organizationId: string; groupKey: string; firedAt: string }>> {
       const rows = await db
         .selectFrom('rule_firings')
         .select(['rule_id', 'organization_id', 'group_key', 'fired_at'])
         .where('fired_at', '>=', since)
         .orderBy('fired_at')
         .execute();
-      return rows.map((r) => ({ ruleId: r.rule_id, organizationId: r.organization_id, groupKey: r.group_key, firedAt: r.fired_at }));
+      return rows.map((r) => ({
+        ruleId: r.rule_id,
+        organizationId: r.organization_id,
+        groupKey: r.group_key,
+        firedAt: r.fired_at,
+      }));
     },
 
+    async lastFiring(ruleId: string, groupKey: string): Promise<string | undefined> {
+      const row = await db
+        .selectFrom('rule_firings')
+        .select('fired_at')
+        .where('rule_id', '=', ruleId)
+        .where('group_key', '=', groupKey)
+        .orderBy('fired_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row?.fired_at;
+    },
     async cursor(name: string): Promise<number | undefined> {
-      const row = await db.selectFrom('rule_cursors').select('seq').where('name', '=', name).executeTakeFirst();
+      const row = await db
+        .selectFrom('rule_cursors')
+        .select('seq')
+        .where('name', '=', name)
+        .executeTakeFirst();
       return row ? Number(row.seq) : undefined;
     },
     async saveCursor(name: string, seq: number, at: string): Promise<void> {
@@ -214,3 +254,74 @@ export function createRulesRepo(db: Kysely<Database>) {
 }
 
 export type RulesRepo = ReturnType<typeof createRulesRepo>;
+
+/** Event reads of the rule consumer, warm-up and backtest (all in commit or time order). */
+export function createRuleEventsRepo(db: Kysely<Database>) {
+  return {
+    async afterSeq(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+      const rows = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map(toStoredEvent);
+    },
+    async bySeqs(seqs: readonly number[]): Promise<StoredEvent[]> {
+      if (seqs.length === 0) return [];
+      const rows = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('seq', 'in', [...seqs])
+        .orderBy('seq')
+        .execute();
+      return rows.map(toStoredEvent);
+    },
+    async maxSeq(): Promise<number> {
+      const row = await db
+        .selectFrom('events')
+        .select((eb) => eb.fn.max('seq').as('m'))
+        .executeTakeFirst();
+      return Number(row?.m ?? 0);
+    },
+    /** Events at or after `since` up to `maxSeq`, for rebuilding windows after a restart. */
+    async since(sinceTime: string, afterSeq: number, maxSeq: number, limit: number): Promise<StoredEvent[]> {
+      const rows = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .where('seq', '<=', maxSeq)
+        .where('time', '>=', sinceTime)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map(toStoredEvent);
+    },
+    /** One organization's events in [from, to), oldest first, keyset-paged on (time, seq). */
+    async between(
+      organizationIds: readonly string[],
+      from: string,
+      to: string,
+      after: { time: string; seq: number } | undefined,
+      limit: number,
+    ): Promise<StoredEvent[]> {
+      let q = db
+        .selectFrom('events')
+        .selectAll()
+        .where('organization_id', 'in', [...organizationIds])
+        .where('time', '>=', from)
+        .where('time', '<', to);
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([
+            eb('time', '>', after.time),
+            eb.and([eb('time', '=', after.time), eb('seq', '>', after.seq)]),
+          ]),
+        );
+      }
+      const rows = await q.orderBy('time').orderBy('seq').limit(limit).execute();
+      return rows.map(toStoredEvent);
+    },
+  };
+}

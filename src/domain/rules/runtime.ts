@@ -1,0 +1,348 @@
+import { Cron } from 'croner';
+import { AppError } from '../../errors/app-error.ts';
+import type { OutboundHttp } from '../../net/outbound.ts';
+import type { StoredEvent } from '../../store/repos/events.ts';
+import type { Store } from '../../store/store.ts';
+import type { AlertService } from '../alerts/service.ts';
+import type { ApiKeyService } from '../api-keys/service.ts';
+import { buildEvent } from '../audit/events.ts';
+import type { IpBlockList } from '../detection/ip-blocks.ts';
+import type { Clock } from '../shared/clock.ts';
+import { parseDuration } from '../shared/duration.ts';
+import { type RequestContext, systemContext } from '../shared/types.ts';
+import type { UserService } from '../users/service.ts';
+import { runKeyCheck } from './checks.ts';
+import { createEventTableFeed, type EventFeed } from './consumer.ts';
+import { createRuleEngine, type EngineContext } from './engine.ts';
+import { createResponder, type SessionTerminator } from './responder.ts';
+import { createRuleService } from './service.ts';
+import type { Rule } from './types.ts';
+
+const CACHE_MS = 5_000;
+
+/**
+ * Rules end to end: the CRUD service, the engine with its caches, the
+ * durable event consumer that feeds it, the responder that acts, scheduled
+ * checks and backtests. `drain()` handles every committed event now (tests,
+ * shutdown); `start()` polls in `latchkey serve`.
+ */
+export function createRulesRuntime(deps: {
+  store: Store;
+  clock: Clock;
+  apiKeys: ApiKeyService;
+  users: UserService;
+  alerts: AlertService;
+  ipBlocks: IpBlockList;
+  http: () => OutboundHttp;
+  sessions?: SessionTerminator;
+  warmupMs?: number;
+  onError?: (error: unknown) => void;
+}) {
+  const { store, clock } = deps;
+  const ruleCache = new Map<string, { at: number; rules: Rule[] }>();
+  const keyCache = new Map<string, { at: number; facts: Record<string, unknown> }>();
+  const settingsCache = new Map<string, { at: number; settings: Record<string, unknown> }>();
+  let rootOrg: string | undefined;
+  const wall = () => performance.now();
+
+  const service = createRuleService({ store, clock, onChange: (org) => ruleCache.delete(org) });
+
+  async function rootOrganization(): Promise<string | undefined> {
+    if (rootOrg) return rootOrg;
+    for (const id of await store.detection.organizationIds()) {
+      const org = await store.organizations.get(id);
+      if (org?.isRoot) rootOrg = id;
+    }
+    return rootOrg;
+  }
+
+  const context: EngineContext = {
+    async rulesFor(organizationId) {
+      // Failures with an unknown key belong to no organization ("-"): the root organization's rules watch them.
+      const org = organizationId === '-' ? await rootOrganization() : organizationId;
+      if (!org) return [];
+      const hit = ruleCache.get(org);
+      if (hit && wall() - hit.at < CACHE_MS) return hit.rules;
+      const rules = await store.rules.enabled(org);
+      ruleCache.set(org, { at: wall(), rules });
+      return rules;
+    },
+    async keyInfo(organizationId, keyId) {
+      const id = `${organizationId}/${keyId}`;
+      const hit = keyCache.get(id);
+      if (hit && wall() - hit.at < CACHE_MS * 6) return hit.facts;
+      const facts = (await store.detection.keyFacts(organizationId, keyId)) ?? {};
+      if (keyCache.size > 50_000) keyCache.clear();
+      keyCache.set(id, { at: wall(), facts });
+      return facts;
+    },
+    async orgSettings(organizationId) {
+      const hit = settingsCache.get(organizationId);
+      if (hit && wall() - hit.at < CACHE_MS * 6) return hit.settings;
+      const settings = (await store.detection.settings(organizationId)) ?? {
+        timezone: 'UTC',
+        businessStart: 9,
+        businessEnd: 18,
+        businessDays: [1, 2, 3, 4, 5],
+      };
+      settingsCache.set(organizationId, { at: wall(), settings });
+      return settings;
+    },
+    async lastSeen(rule, event, field, since) {
+      const columns: Record<string, 'ip' | 'actor_id' | 'target_id'> = {
+        ip: 'ip',
+        'actor.id': 'actor_id',
+        'target.id': 'target_id',
+      };
+      const column = columns[field];
+      const groupBy = rule.newValue?.groupBy ?? [];
+      const subjectPath = groupBy[0];
+      const subjectColumn =
+        subjectPath === 'actor.id'
+          ? 'actor_id'
+          : subjectPath === 'target.id' || subjectPath === 'data.keyId'
+            ? 'target_id'
+            : undefined;
+      if (!column || groupBy.length > 1 || (subjectPath !== undefined && !subjectColumn)) return undefined;
+      const value = field === 'ip' ? event.ip : field === 'actor.id' ? event.actor.id : event.target?.id;
+      const subject =
+        subjectPath === 'actor.id'
+          ? event.actor.id
+          : subjectPath === 'data.keyId'
+            ? (event.data.keyId as string | undefined)
+            : event.target?.id;
+      if (!value) return undefined;
+      return store.detection.lastSeen({
+        organizationId: event.organizationId,
+        types: rule.on.filter((t) => !t.includes('*')),
+        subject: subjectColumn && subject ? { column: subjectColumn, value: subject } : null,
+        field: { column, value },
+        since,
+        before: event.time,
+        excludeId: event.id,
+      });
+    },
+  };
+
+  const engine = createRuleEngine(context);
+  const responder = createResponder({ ...deps });
+
+  async function handle(event: StoredEvent): Promise<void> {
+    if (event.type === 'organization.created' && event.organizationId !== '-') {
+      await service.installDefaults(systemContext, event.organizationId);
+    }
+    if (event.type.startsWith('api_key.') && event.type !== 'api_key.used') {
+      const keyId = typeof event.data.keyId === 'string' ? event.data.keyId : event.target?.id;
+      if (keyId) keyCache.delete(`${event.organizationId}/${keyId}`);
+    }
+    if (event.type.startsWith('rule.') && event.type !== 'rule.triggered')
+      ruleCache.delete(event.organizationId);
+    for (const firing of await engine.evaluate(event)) {
+      try {
+        await responder.handle(firing);
+      } catch (error) {
+        deps.onError?.(error);
+      }
+    }
+  }
+
+  async function warm(cursor: number): Promise<void> {
+    const since = new Date(clock.now().getTime() - (deps.warmupMs ?? 3_600_000)).toISOString();
+    let after = 0;
+    for (;;) {
+      const rows = await store.ruleEvents.since(since, after, cursor, 1000);
+      for (const e of rows) await engine.evaluate(e, { warm: true });
+      if (rows.length < 1000) break;
+      after = rows[rows.length - 1]?.seq ?? after;
+    }
+    const recent = await store.rules.recentFirings(
+      new Date(clock.now().getTime() - 7 * 86_400_000).toISOString(),
+    );
+    for (const f of recent) {
+      const rule = (await context.rulesFor(f.organizationId)).find((r) => r.id === f.ruleId);
+      if (rule) engine.primeCooldown(rule, f.groupKey, f.firedAt);
+    }
+    // Organizations that existed before rules did get the default detectors once.
+    for (const org of await store.detection.organizationIds())
+      await service.installDefaults(systemContext, org);
+  }
+
+  const feed: EventFeed = createEventTableFeed({
+    store,
+    name: 'rules',
+    handle,
+    onStart: warm,
+    clock,
+    onError: deps.onError,
+  });
+
+  /** Runs a scheduled rule's check now: each finding is an event, and a firing unless in cooldown. */
+  async function runScheduled(rule: Rule): Promise<number> {
+    if (!rule.check) return 0;
+    const findings = await runKeyCheck(store.detection, rule.organizationId, rule.check, clock.now());
+    const ctx: RequestContext = {
+      actor: { type: 'rule', id: rule.id, display: rule.name },
+      ip: null,
+      userAgent: null,
+      requestId: null,
+    };
+    let fired = 0;
+    const cooldownMs = rule.cooldown ? (parseDuration(rule.cooldown) ?? 0) : 0;
+    for (const f of findings) {
+      const last = await store.rules.lastFiring(rule.id, f.keyId);
+      if (last && Date.parse(last) + cooldownMs > clock.now().getTime()) continue;
+      const event = buildEvent(clock, ctx, {
+        organizationId: rule.organizationId,
+        type: `api_key.${f.finding}`,
+        target: { type: 'api_key', id: f.keyId },
+        data: {
+          keyId: f.keyId,
+          name: f.name,
+          hint: f.hint,
+          finding: f.finding,
+          detail: f.detail,
+          ruleId: rule.id,
+        },
+      });
+      await store.events.append([event]);
+      const stored: StoredEvent = { ...event, seq: 0 };
+      await responder.handle({
+        rule,
+        groupKey: f.keyId,
+        group: { keyId: f.keyId, finding: f.finding },
+        count: 1,
+        eventIds: [event.id],
+        event: stored,
+        at: event.time,
+      });
+      fired += 1;
+    }
+    return fired;
+  }
+
+  const crons = new Map<string, { version: number; cron: Cron }>();
+  let cronSync: NodeJS.Timeout | undefined;
+  async function syncCrons(): Promise<void> {
+    const rules = await store.rules.scheduled();
+    const live = new Set(rules.map((r) => r.id));
+    for (const [id, c] of crons) {
+      if (!live.has(id)) {
+        c.cron.stop();
+        crons.delete(id);
+      }
+    }
+    for (const rule of rules) {
+      const existing = crons.get(rule.id);
+      if (existing && existing.version === rule.version) continue;
+      existing?.cron.stop();
+      const cron = new Cron(
+        rule.schedule ?? '0 6 * * *',
+        { protect: true, catch: (e) => deps.onError?.(e) },
+        async () => {
+          const current = await store.rules.get(rule.organizationId, rule.id);
+          if (current?.enabled) await runScheduled(current);
+        },
+      );
+      crons.set(rule.id, { version: rule.version, cron });
+    }
+  }
+
+  return {
+    ...service,
+    engine,
+    drain: () => feed.drain(),
+    start(intervalMs = 500) {
+      feed.start(intervalMs);
+      void syncCrons().catch(deps.onError);
+      cronSync = setInterval(() => void syncCrons().catch(deps.onError), 60_000);
+      cronSync.unref();
+    },
+    async stop() {
+      if (cronSync) clearInterval(cronSync);
+      for (const c of crons.values()) c.cron.stop();
+      crons.clear();
+      await feed.stop();
+    },
+    async runNow(organizationId: string, id: string): Promise<number> {
+      const rule = await service.get(organizationId, id);
+      if (!rule.schedule)
+        throw new AppError('validation_failed', 'Only a scheduled rule can be run on demand', {
+          errors: [{ location: '/params/id', message: 'not a scheduled rule' }],
+        });
+      return runScheduled(rule);
+    },
+
+    /** Replays stored events of [from, to) through one rule with fresh state; acts on nothing. */
+    async backtest(
+      organizationId: string,
+      id: string,
+      range: { from: string; to: string; limit?: number | undefined },
+    ) {
+      const rule = await service.get(organizationId, id);
+      if (rule.schedule)
+        throw new AppError('validation_failed', 'A scheduled rule cannot be backtested', {
+          errors: [{ location: '/params/id', message: 'scheduled rule' }],
+        });
+      if (range.from >= range.to)
+        throw new AppError('validation_failed', 'from must be before to', {
+          errors: [{ location: '/body/from', message: 'must be before to' }],
+        });
+      const testRule: Rule = { ...rule, enabled: true };
+      const sandbox = createRuleEngine({ ...context, rulesFor: () => [testRule] });
+      const org = await store.organizations.get(organizationId);
+      const orgs = org?.isRoot ? [organizationId, '-'] : [organizationId];
+      const max = range.limit ?? 1000;
+      const firings: Array<{
+        at: string;
+        groupKey: string;
+        group: Record<string, unknown>;
+        count: number;
+        eventIds: string[];
+        ip: string | null;
+        actions: string[];
+      }> = [];
+      let scanned = 0;
+      let after: { time: string; seq: number } | undefined;
+      let truncated = false;
+      outer: for (;;) {
+        const rows = await store.ruleEvents.between(orgs, range.from, range.to, after, 1000);
+        for (const e of rows) {
+          scanned += 1;
+          for (const f of await sandbox.evaluate(e)) {
+            if (firings.length >= max) {
+              truncated = true;
+              break outer;
+            }
+            firings.push({
+              at: f.at,
+              groupKey: f.groupKey,
+              group: f.group,
+              count: f.count,
+              eventIds: f.eventIds,
+              ip: f.event.ip,
+              actions: rule.actions.map((a) =>
+                rule.mode === 'monitor' && a.type !== 'alert' && a.type !== 'webhook'
+                  ? `${a.type} (monitor: not taken)`
+                  : a.type,
+              ),
+            });
+          }
+        }
+        if (rows.length < 1000) break;
+        const last = rows[rows.length - 1];
+        if (last) after = { time: last.time, seq: last.seq };
+      }
+      return {
+        ruleId: rule.id,
+        ruleVersion: rule.version,
+        from: range.from,
+        to: range.to,
+        eventsScanned: scanned,
+        truncated,
+        firings,
+      };
+    },
+  };
+}
+
+export type RulesRuntime = ReturnType<typeof createRulesRuntime>;
