@@ -10,7 +10,7 @@ import { createIpMatcher } from '../../net/cidr.ts';
  */
 export interface ConditionInput {
   event: Record<string, unknown>;
-  type: string;
+  eventType: string;
   ip: string;
   outcome: string;
   time: string;
@@ -87,7 +87,7 @@ function safeTz(tz: string): string {
 
 const environment = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
   .registerVariable('event', 'map', { description: 'The whole event' })
-  .registerVariable('type', 'string')
+  .registerVariable('eventType', 'string', { description: 'The event type' })
   .registerVariable('ip', 'string', { description: 'Source address ("" when none)' })
   .registerVariable('outcome', 'string')
   .registerVariable('time', 'string', { description: 'ISO-8601 UTC time of the event' })

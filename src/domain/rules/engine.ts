@@ -183,7 +183,7 @@ export type RuleEngine = ReturnType<typeof createRuleEngine>;
 function toInput(event: StoredEvent): ConditionInput {
   return {
     event: event as unknown as Record<string, unknown>,
-    type: event.type,
+    eventType: event.type,
     ip: event.ip ?? '',
     outcome: event.outcome,
     time: event.time,
