@@ -125,8 +125,9 @@ describeEachDb(
       const lock = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}/lock` });
       expect(lock.json().locked).toBe(true);
 
-      const mail = smtp.mails.find((m) => m.raw.includes('Six failed logins'));
+      const mail = smtp.mails.find((m) => m.raw.includes(r.id));
       expect(mail, 'an email naming the rule').toBeDefined();
+      expect(mail?.raw).toContain('Six failed logins');
       expect(mail?.to).toEqual(['soc@example.com']);
       expect(mail?.raw).toContain('198.51.100.7');
       expect(mail?.raw).toMatch(/Count: 6/);
@@ -161,7 +162,7 @@ describeEachDb(
       expect(other.statusCode).toBe(200);
       const ipEvent = (await audit(t(), 'ip.blocked')).find((e) => e.target?.id === '203.0.113.66');
       expect(ipEvent?.actor).toMatchObject({ type: 'rule', id: r.id });
-      expect(smtp.mails.some((m) => m.raw.includes('Key guessing') && m.raw.includes('203.0.113.66'))).toBe(true);
+      expect(smtp.mails.some((m) => m.raw.includes(r.id) && m.raw.includes('Key guessing') && m.raw.includes('203.0.113.66'))).toBe(true);
     });
 
     it("pages PagerDuty once for a read-only key's volume spike, not again within the cooldown", async () => {
@@ -206,7 +207,7 @@ describeEachDb(
       expect((await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode).toBe(200);
       await t().services.batch.flush();
       await t().services.rules.drain();
-      expect(slack.received.some((m) => m.body.includes('Monitor: revoke on use'))).toBe(true);
+      expect(slack.received.some((m) => m.body.includes(r.id) && m.body.includes('Monitor: revoke on use'))).toBe(true);
       expect((await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode).toBe(200);
       const firings = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules/${r.id}/firings` });
       expect(firings.json().data[0].results[0]).toMatchObject({ type: 'revoke_api_key', outcome: 'skipped', reason: 'monitor mode' });
@@ -224,7 +225,7 @@ describeEachDb(
       await t().services.batch.flush();
       await t().services.rules.drain();
       expect((await t().call({ method: 'GET', url: '/v1/users/me' })).statusCode).toBe(200);
-      expect(slack.received.slice(before).some((m) => m.body.includes('protected: owner key'))).toBe(true);
+      expect(slack.received.slice(before).some((m) => m.body.includes(r.id) && m.body.includes('protected: owner key'))).toBe(true);
       const skipped = (await audit(t(), 'rule.action.skipped')).find((e) => e.data.ruleId === r.id);
       expect(skipped?.actor).toMatchObject({ type: 'rule', id: r.id });
       expect((await audit(t(), 'api_key.revoked')).some((e) => e.actor.id === r.id)).toBe(false);

@@ -57,7 +57,8 @@ export async function startSmtpReceiver(): Promise<{ port: number; mails: Mail[]
         mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
-          raw,
+          // Quoted-printable soft line breaks removed, so assertions can look for whole words.
+          raw: raw.replace(/=\r\n/g, ''),
         });
         callback();
       });
