@@ -24,11 +24,21 @@ export interface ConditionInput {
 export type Condition = (input: ConditionInput) => boolean;
 
 const matchers = new Map<string, (ip: string) => boolean>();
+/** A matcher per range, remembering recent answers: the same few thousand addresses recur. */
 function cidrMatcher(range: string): (ip: string) => boolean {
   let m = matchers.get(range);
   if (!m) {
     const inner = createIpMatcher([range]);
-    m = (ip) => inner(ip);
+    const answers = new Map<string, boolean>();
+    m = (ip) => {
+      let hit = answers.get(ip);
+      if (hit === undefined) {
+        hit = inner(ip);
+        if (answers.size >= 10_000) answers.clear();
+        answers.set(ip, hit);
+      }
+      return hit;
+    };
     if (matchers.size > 10_000) matchers.clear();
     matchers.set(range, m);
   }
@@ -36,8 +46,28 @@ function cidrMatcher(range: string): (ip: string) => boolean {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-/** Hour (0–23), weekday (0 = Sunday … 6) and minute of `time` in the IANA zone `tz`. */
+const QUARTER_HOUR = 15 * 60_000;
+const localCache = new Map<string, { hour: number; minute: number; weekday: number }>();
+
+/**
+ * Hour (0–23), weekday (0 = Sunday … 6) and minute of `time` in the IANA zone
+ * `tz`. Every zone's offset is a multiple of 15 minutes, so one Intl lookup
+ * per zone and UTC quarter-hour serves every event in it.
+ */
 export function localParts(time: string, tz: string): { hour: number; minute: number; weekday: number } {
+  const ms = Date.parse(time);
+  const bucket = Math.floor(ms / QUARTER_HOUR);
+  const cacheKey = `${tz}\u0000${bucket}`;
+  let start = localCache.get(cacheKey);
+  if (!start) {
+    start = computeParts(bucket * QUARTER_HOUR, tz);
+    if (localCache.size >= 50_000) localCache.clear();
+    localCache.set(cacheKey, start);
+  }
+  return { hour: start.hour, weekday: start.weekday, minute: start.minute + Math.floor((ms - bucket * QUARTER_HOUR) / 60_000) };
+}
+
+function computeParts(ms: number, tz: string): { hour: number; minute: number; weekday: number } {
   let f = formatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -52,7 +82,7 @@ export function localParts(time: string, tz: string): { hour: number; minute: nu
   let hour = 0;
   let minute = 0;
   let weekday = 0;
-  for (const part of f.formatToParts(new Date(time))) {
+  for (const part of f.formatToParts(new Date(ms))) {
     if (part.type === 'hour') hour = Number(part.value);
     else if (part.type === 'minute') minute = Number(part.value);
     else if (part.type === 'weekday') weekday = WEEKDAYS.indexOf(part.value);
@@ -61,13 +91,19 @@ export function localParts(time: string, tz: string): { hour: number; minute: nu
 }
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
+const zones = new Map<string, boolean>();
 export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+  let valid = zones.get(tz);
+  if (valid === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      valid = true;
+    } catch {
+      valid = false;
+    }
+    if (zones.size < 1000) zones.set(tz, valid);
   }
+  return valid;
 }
 
 /** Business hours of an organization: `{timezone, start, end, days}` (hours 0–24, days 0 = Sunday). */

@@ -95,26 +95,47 @@ export function createRuleEngine(ctx: EngineContext) {
     return next;
   }
 
+  /** Rules by event type, rebuilt whenever the context hands over a new rule list. */
+  const indexes = new WeakMap<readonly Rule[], Map<string, CompiledRule[]>>();
+  function rulesForType(rules: readonly Rule[], type: string): CompiledRule[] {
+    let index = indexes.get(rules);
+    if (!index) {
+      index = new Map();
+      indexes.set(rules, index);
+    }
+    let list = index.get(type);
+    if (!list) {
+      list = rules.filter((r) => r.schedule === null).map(compiledFor).filter((c) => c.matches(type));
+      index.set(type, list);
+    }
+    return list;
+  }
+
   async function evaluate(event: StoredEvent, options: { warm?: boolean } = {}): Promise<Firing[]> {
-    const rules = await ctx.rulesFor(event.organizationId);
+    const pending = ctx.rulesFor(event.organizationId);
+    const rules = pending instanceof Promise ? await pending : pending;
     if (rules.length === 0) return [];
     const fromRule = event.actor.type === 'rule';
     let input: ConditionInput | undefined;
     let at = Number.NaN;
     let firings: Firing[] | undefined;
-    for (const rule of rules) {
-      if (rule.schedule !== null) continue;
-      const c = compiledFor(rule);
-      if (!c.matches(event.type)) continue;
+    for (const c of rulesForType(rules, event.type)) {
+      const rule = c.rule;
       // What automation did is not evidence for more automation unless a rule asks for that type by name.
       if (fromRule && !namesExactly(rule.on, event.type)) continue;
       if (c.condition) {
         if (!input) input = toInput(event);
         if (c.needsKey && input.key === EMPTY) {
           const keyId = keyIdOf(event);
-          if (keyId) input.key = await ctx.keyInfo(event.organizationId, keyId);
+          if (keyId) {
+            const facts = ctx.keyInfo(event.organizationId, keyId);
+            input.key = facts instanceof Promise ? await facts : facts;
+          }
         }
-        if (c.needsOrg && input.org === EMPTY) input.org = await ctx.orgSettings(event.organizationId);
+        if (c.needsOrg && input.org === EMPTY) {
+          const settings = ctx.orgSettings(event.organizationId);
+          input.org = settings instanceof Promise ? await settings : settings;
+        }
         if (!c.condition(input)) continue;
       }
       if (Number.isNaN(at)) at = Date.parse(event.time);
