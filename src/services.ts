@@ -22,7 +22,7 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'>;
+  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'rulesWarmup'>>;
   onBackgroundError?: (error: unknown) => void;
   /** Every outbound HTTP request (alert channels, rule webhooks) goes through this client. */
   outbound?: OutboundHttp;
@@ -47,6 +47,7 @@ export function createServices(deps: {
     alerts,
     ipBlocks,
     http,
+    warmupMs: (deps.config.rulesWarmup ?? 3600) * 1000,
     onError: deps.onBackgroundError,
   });
   return {

@@ -26,7 +26,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
   });
   services.batch.start();
-  services.rules.start();
+  services.rules.start(config.rulesPollInterval);
   const sealTimer = setInterval(() => {
     services.sealer.seal().catch((error) => app.log.error({ err: error }, 'audit seal failed'));
   }, config.auditSealInterval * 1000);

@@ -111,6 +111,22 @@ export const configSpec = {
     description:
       'Comma-separated host names and CIDR ranges that outbound requests (webhooks, alerts) may reach even though they are private or loopback addresses; such hosts may also use plain HTTP.',
   },
+  rulesPollInterval: {
+    env: 'LATCHKEY_RULES_POLL_MS',
+    kind: 'int',
+    min: 50,
+    default: 500,
+    description:
+      'Milliseconds between polls of the event log by the rule engine (detection latency). Events written in batches (`api_key.used`, `auth.failed`) reach it after `LATCHKEY_USAGE_FLUSH_MS` as well.',
+  },
+  rulesWarmup: {
+    env: 'LATCHKEY_RULES_WARMUP_S',
+    kind: 'int',
+    min: 0,
+    default: 3600,
+    description:
+      'Seconds of recent events replayed at start to rebuild rule windows (thresholds, baselines) before new events are evaluated.',
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSpec;
@@ -131,4 +147,6 @@ export interface Config {
   auditSealInterval: number;
   usageFlushInterval: number;
   outboundAllowlist: readonly string[];
+  rulesPollInterval: number;
+  rulesWarmup: number;
 }
