@@ -56,7 +56,12 @@ for (let i = 0; i < 25; i++) {
     rule(rules.length, {
       on: ['api_key.used'],
       condition: 'key.readOnly == true',
-      threshold: { count: 200 + i, window: '1h', groupBy: ['target.id'], baseline: { factor: 5, history: '7d' } },
+      threshold: {
+        count: 200 + i,
+        window: '1h',
+        groupBy: ['target.id'],
+        baseline: { factor: 5, history: '7d' },
+      },
     }),
   );
 }
@@ -70,7 +75,12 @@ for (let i = 0; i < 20; i++) {
   );
 }
 for (let i = 0; i < 10; i++) {
-  rules.push(rule(rules.length, { on: ['api_key.used'], newValue: { field: 'ip', groupBy: ['target.id'], lookback: '30d' } }));
+  rules.push(
+    rule(rules.length, {
+      on: ['api_key.used'],
+      newValue: { field: 'ip', groupBy: ['target.id'], lookback: '30d' },
+    }),
+  );
 }
 for (let i = 0; i < 10; i++) {
   rules.push(
@@ -91,8 +101,12 @@ for (let i = 0; i < 10; i++) {
 }
 
 const keys = Array.from({ length: 500 }, (_, i) => `key_${String(i).padStart(26, '0')}`);
-const keyFacts = new Map(keys.map((k, i) => [k, { id: k, readOnly: i % 3 === 0, owner: false, decoy: false, scope: 'read-only' }]));
-const ips = Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? `10.1.${i >> 8}.${i & 255}` : `203.0.113.${i % 250}`));
+const keyFacts = new Map(
+  keys.map((k, i) => [k, { id: k, readOnly: i % 3 === 0, owner: false, decoy: false, scope: 'read-only' }]),
+);
+const ips = Array.from({ length: 2000 }, (_, i) =>
+  i % 4 === 0 ? `10.1.${i >> 8}.${i & 255}` : `203.0.113.${i % 250}`,
+);
 
 function makeEvents(n: number): StoredEvent[] {
   const start = Date.parse('2026-03-02T00:00:00.000Z');
@@ -116,12 +130,36 @@ function makeEvents(n: number): StoredEvent[] {
       requestId: null,
     };
     if (kind < 6) {
-      out.push({ ...base, type: 'api_key.used', actor: { type: 'api_key', id: key, display: null }, target: { type: 'api_key', id: key }, outcome: 'success', ip, data: { keyId: key, endpoint: 'GET /v1/organizations/:org/users', ip } });
+      out.push({
+        ...base,
+        type: 'api_key.used',
+        actor: { type: 'api_key', id: key, display: null },
+        target: { type: 'api_key', id: key },
+        outcome: 'success',
+        ip,
+        data: { keyId: key, endpoint: 'GET /v1/organizations/:org/users', ip },
+      });
     } else if (kind < 8) {
-      out.push({ ...base, type: 'auth.failed', actor: { type: 'anonymous', id: null, display: null }, target: null, outcome: 'failure', ip, data: { reason: 'invalid_api_key', keyHint: 'ak_live_AAAA…BBBB', ip } });
+      out.push({
+        ...base,
+        type: 'auth.failed',
+        actor: { type: 'anonymous', id: null, display: null },
+        target: null,
+        outcome: 'failure',
+        ip,
+        data: { reason: 'invalid_api_key', keyHint: 'ak_live_AAAA…BBBB', ip },
+      });
     } else {
       const user = `usr_${rnd() % 5000}`;
-      out.push({ ...base, type: 'user.login.failed', actor: { type: 'anonymous', id: null, display: null }, target: { type: 'user', id: user }, outcome: 'failure', ip, data: { email: `${user}@example.com` } });
+      out.push({
+        ...base,
+        type: 'user.login.failed',
+        actor: { type: 'anonymous', id: null, display: null },
+        target: { type: 'user', id: user },
+        outcome: 'failure',
+        ip,
+        data: { email: `${user}@example.com` },
+      });
     }
   }
   return out;
@@ -131,7 +169,12 @@ async function main(): Promise<void> {
   const engine = createRuleEngine({
     rulesFor: () => rules,
     keyInfo: (_org, keyId) => keyFacts.get(keyId) ?? {},
-    orgSettings: () => ({ timezone: 'Europe/Paris', businessStart: 9, businessEnd: 18, businessDays: [1, 2, 3, 4, 5] }),
+    orgSettings: () => ({
+      timezone: 'Europe/Paris',
+      businessStart: 9,
+      businessEnd: 18,
+      businessDays: [1, 2, 3, 4, 5],
+    }),
   });
   const events = makeEvents(EVENTS);
   // Warm-up: JIT, caches and compiled conditions.

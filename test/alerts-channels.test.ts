@@ -20,9 +20,18 @@ afterAll(async () => {
 });
 
 async function create(t: TestApp, body: Record<string, unknown>) {
-  const res = await t.call({ method: 'POST', url: `/v1/organizations/${t.org}/alert-channels`, payload: body });
+  const res = await t.call({
+    method: 'POST',
+    url: `/v1/organizations/${t.org}/alert-channels`,
+    payload: body,
+  });
   expect(res.statusCode, res.body).toBe(201);
-  return res.json() as { id: string; settings: Record<string, unknown>; secretsSet: string[]; secret?: string };
+  return res.json() as {
+    id: string;
+    settings: Record<string, unknown>;
+    secretsSet: string[];
+    secret?: string;
+  };
 }
 
 async function testSend(t: TestApp, id: string) {
@@ -38,11 +47,22 @@ describeEachDb(
       const ch = await create(t(), {
         name: 'Mail',
         type: 'email',
-        settings: { host: '127.0.0.1', port: smtp.port, from: 'latchkey@example.com', to: ['a@example.com', 'b@example.com'], username: 'u', password: 'hunter2-smtp' },
+        settings: {
+          host: '127.0.0.1',
+          port: smtp.port,
+          from: 'latchkey@example.com',
+          to: ['a@example.com', 'b@example.com'],
+          username: 'u',
+          password: 'hunter2-smtp',
+        },
       });
       expect(ch.secretsSet).toEqual(['password']);
       expect(JSON.stringify(ch)).not.toContain('hunter2-smtp');
-      const row = await t().testDb.db.kysely.selectFrom('alert_channels').selectAll().where('id', '=', ch.id).executeTakeFirstOrThrow();
+      const row = await t()
+        .testDb.db.kysely.selectFrom('alert_channels')
+        .selectAll()
+        .where('id', '=', ch.id)
+        .executeTakeFirstOrThrow();
       expect(row.secrets).not.toContain('hunter2');
       expect(row.secrets.startsWith('v1.')).toBe(true);
       const before = smtp.mails.length;
@@ -56,7 +76,13 @@ describeEachDb(
       const ch = await create(t(), {
         name: 'On-call phone',
         type: 'sms',
-        settings: { baseUrl: http.url, accountSid: 'AC123', authToken: 'tw-token', from: '+15005550006', to: ['+15551230000'] },
+        settings: {
+          baseUrl: http.url,
+          accountSid: 'AC123',
+          authToken: 'tw-token',
+          from: '+15005550006',
+          to: ['+15551230000'],
+        },
       });
       expect((await testSend(t(), ch.id)).ok).toBe(true);
       const req = http.received.findLast((r) => r.path === '/2010-04-01/Accounts/AC123/Messages.json');
@@ -69,20 +95,37 @@ describeEachDb(
     });
 
     it('posts to Slack-compatible and PagerDuty Events v2 receivers', async () => {
-      const slack = await create(t(), { name: 'Slack', type: 'slack', settings: { url: `${http.url}/hooks/slack` } });
+      const slack = await create(t(), {
+        name: 'Slack',
+        type: 'slack',
+        settings: { url: `${http.url}/hooks/slack` },
+      });
       expect(slack.settings).toEqual({});
-      const pd = await create(t(), { name: 'PD', type: 'pagerduty', settings: { routingKey: 'rk-1', url: `${http.url}/v2/enqueue` } });
+      const pd = await create(t(), {
+        name: 'PD',
+        type: 'pagerduty',
+        settings: { routingKey: 'rk-1', url: `${http.url}/v2/enqueue` },
+      });
       expect((await testSend(t(), slack.id)).ok).toBe(true);
       expect((await testSend(t(), pd.id)).ok).toBe(true);
-      expect(JSON.parse(http.received.findLast((r) => r.path === '/hooks/slack')?.body ?? '{}').text).toMatch(/test alert/i);
+      expect(JSON.parse(http.received.findLast((r) => r.path === '/hooks/slack')?.body ?? '{}').text).toMatch(
+        /test alert/i,
+      );
       const page = JSON.parse(http.received.findLast((r) => r.path === '/v2/enqueue')?.body ?? '{}');
-      expect(page).toMatchObject({ routing_key: 'rk-1', event_action: 'trigger', dedup_key: `latchkey-test-${pd.id}` });
+      expect(page).toMatchObject({
+        routing_key: 'rk-1',
+        event_action: 'trigger',
+        dedup_key: `latchkey-test-${pd.id}`,
+      });
     });
 
     it('signs generic webhooks with a whsec_ secret shown once (Standard Webhooks)', async () => {
       const ch = await create(t(), { name: 'SIEM', type: 'webhook', settings: { url: `${http.url}/siem` } });
       expect(ch.secret).toMatch(/^whsec_/);
-      const got = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/alert-channels/${ch.id}` });
+      const got = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/alert-channels/${ch.id}`,
+      });
       expect(got.body).not.toContain(ch.secret);
       expect((await testSend(t(), ch.id)).ok).toBe(true);
       const req = http.received.findLast((r) => r.path === '/siem');
@@ -97,16 +140,30 @@ describeEachDb(
       const ch = await create(t(), { name: 'Broken', type: 'slack', settings: { url: `${failing.url}/x` } });
       const result = await testSend(t(), ch.id);
       expect(result).toMatchObject({ ok: false, status: 500 });
-      const audit = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?type=alert.failed` });
-      expect(audit.json().data.some((e: { data: { channelId: string } }) => e.data.channelId === ch.id)).toBe(true);
+      const audit = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/audit-logs?type=alert.failed`,
+      });
+      expect(audit.json().data.some((e: { data: { channelId: string } }) => e.data.channelId === ch.id)).toBe(
+        true,
+      );
     });
 
     it('throttles repeats for one rule and group, then summarises what was held back', async () => {
       const path = `/throttled-${t().testDb.target}`;
-      const ch = await create(t(), { name: 'Throttled', type: 'slack', settings: { url: `${http.url}${path}` } });
+      const ch = await create(t(), {
+        name: 'Throttled',
+        type: 'slack',
+        settings: { url: `${http.url}${path}` },
+      });
       const send = () =>
         t().services.alerts.notify({
-          ctx: { actor: { type: 'rule', id: 'rul_x', display: 'x' }, ip: null, userAgent: null, requestId: null },
+          ctx: {
+            actor: { type: 'rule', id: 'rul_x', display: 'x' },
+            ip: null,
+            userAgent: null,
+            requestId: null,
+          },
           organizationId: t().org,
           channelIds: [ch.id],
           message: { subject: 'S', text: 'repeat', severity: 'warning', dedupKey: 'd', details: {} },
@@ -118,13 +175,19 @@ describeEachDb(
       expect((await send())[0]).toMatchObject({ throttled: true });
       t().clock.advance(5 * 60_000 + 1);
       await send();
-      const bodies = http.received.filter((r) => r.path === path).map((r) => JSON.parse(r.body).text as string);
+      const bodies = http.received
+        .filter((r) => r.path === path)
+        .map((r) => JSON.parse(r.body).text as string);
       expect(bodies).toHaveLength(2);
       expect(bodies[1]).toContain('2 similar alert(s)');
     });
 
     it('refuses a channel without its required settings (422)', async () => {
-      const res = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/alert-channels`, payload: { name: 'x', type: 'pagerduty', settings: {} } });
+      const res = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/alert-channels`,
+        payload: { name: 'x', type: 'pagerduty', settings: {} },
+      });
       expect(res.statusCode).toBe(422);
       expect(res.json().errors[0].location).toBe('/body/settings/routingKey');
     });

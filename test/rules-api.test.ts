@@ -14,18 +14,37 @@ describeEachDb(
       const created = await t().call({
         method: 'POST',
         url,
-        payload: { name: 'Failures from outside the office', on: ['auth.failed'], condition: '!inCidr(ip, ["10.0.0.0/8", "192.168.0.0/16"])', threshold: { count: 5, window: '5m', groupBy: ['ip'] } },
+        payload: {
+          name: 'Failures from outside the office',
+          on: ['auth.failed'],
+          condition: '!inCidr(ip, ["10.0.0.0/8", "192.168.0.0/16"])',
+          threshold: { count: 5, window: '5m', groupBy: ['ip'] },
+        },
       });
       expect(created.statusCode, created.body).toBe(201);
       const rule = created.json();
-      expect(rule).toMatchObject({ version: 1, mode: 'enforce', enabled: true, maxActionsPerHour: 10, cooldown: null });
+      expect(rule).toMatchObject({
+        version: 1,
+        mode: 'enforce',
+        enabled: true,
+        maxActionsPerHour: 10,
+        cooldown: null,
+      });
 
-      const patched = await t().call({ method: 'PATCH', url: `${url}/${rule.id}`, payload: { mode: 'monitor', cooldown: '30m' } });
+      const patched = await t().call({
+        method: 'PATCH',
+        url: `${url}/${rule.id}`,
+        payload: { mode: 'monitor', cooldown: '30m' },
+      });
       expect(patched.statusCode, patched.body).toBe(200);
       expect(patched.json()).toMatchObject({ version: 2, mode: 'monitor', cooldown: '30m', name: rule.name });
 
       const versions = await t().call({ method: 'GET', url: `${url}/${rule.id}/versions` });
-      expect(versions.json().data.map((v: { version: number; rule: { mode: string } }) => [v.version, v.rule.mode])).toEqual([
+      expect(
+        versions
+          .json()
+          .data.map((v: { version: number; rule: { mode: string } }) => [v.version, v.rule.mode]),
+      ).toEqual([
         [2, 'monitor'],
         [1, 'enforce'],
       ]);
@@ -33,26 +52,48 @@ describeEachDb(
       expect((await t().call({ method: 'DELETE', url: `${url}/${rule.id}` })).statusCode).toBe(204);
       expect((await t().call({ method: 'GET', url: `${url}/${rule.id}` })).statusCode).toBe(404);
 
-      const audit = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?type=rule.*&limit=200` });
-      const mine = (audit.json().data as Array<{ type: string; target: { id: string } }>).filter((e) => e.target?.id === rule.id);
+      const audit = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/audit-logs?type=rule.*&limit=200`,
+      });
+      const mine = (audit.json().data as Array<{ type: string; target: { id: string } }>).filter(
+        (e) => e.target?.id === rule.id,
+      );
       expect(mine.map((e) => e.type).sort()).toEqual(['rule.created', 'rule.deleted', 'rule.updated']);
     });
 
     it('refuses a condition of the wrong type and a bad duration (422)', async () => {
       const url = `/v1/organizations/${t().org}/rules`;
-      const notBool = await t().call({ method: 'POST', url, payload: { name: 'x', on: ['auth.failed'], condition: 'ip' } });
+      const notBool = await t().call({
+        method: 'POST',
+        url,
+        payload: { name: 'x', on: ['auth.failed'], condition: 'ip' },
+      });
       expect(notBool.statusCode).toBe(422);
       expect(notBool.json().code).toBe('invalid_condition');
-      const unknownFn = await t().call({ method: 'POST', url, payload: { name: 'x', on: ['auth.failed'], condition: 'ip == "a" &&\n  nosuch(ip)' } });
+      const unknownFn = await t().call({
+        method: 'POST',
+        url,
+        payload: { name: 'x', on: ['auth.failed'], condition: 'ip == "a" &&\n  nosuch(ip)' },
+      });
       expect(unknownFn.json().detail).toContain('line 2, column 3');
-      const cron = await t().call({ method: 'POST', url, payload: { name: 'x', schedule: 'every tuesday', check: { kind: 'key-unused' } } });
+      const cron = await t().call({
+        method: 'POST',
+        url,
+        payload: { name: 'x', schedule: 'every tuesday', check: { kind: 'key-unused' } },
+      });
       expect(cron.statusCode).toBe(422);
       expect(cron.json().errors[0].location).toBe('/body/schedule');
     });
 
     it('needs rules:write to change rules and answers 404 for another organization', async () => {
       const reader = await t().createKey(['rules:read']);
-      const denied = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/rules`, key: reader.key, payload: { name: 'x', on: ['auth.failed'] } });
+      const denied = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/rules`,
+        key: reader.key,
+        payload: { name: 'x', on: ['auth.failed'] },
+      });
       expect(denied.statusCode).toBe(403);
       const other = await t().createOrganization();
       const rules = await t().call({ method: 'GET', url: `/v1/organizations/${other.org}/rules` });
@@ -62,7 +103,11 @@ describeEachDb(
     it('installs the default detectors for a new organization through its organization.created event', async () => {
       const other = await t().createOrganization('Tenant B');
       await t().services.rules.drain();
-      const res = await t().call({ method: 'GET', url: `/v1/organizations/${other.org}/rules`, key: other.ownerKey });
+      const res = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${other.org}/rules`,
+        key: other.ownerKey,
+      });
       expect(res.json().data.length).toBe(9);
       const again = await t().call({
         method: 'POST',
@@ -75,15 +120,24 @@ describeEachDb(
 
     it('fires the honeytoken detector on any use of a decoy key', async () => {
       const decoy = await t().createKey([]);
-      const flag = await t().call({ method: 'PUT', url: `/v1/organizations/${t().org}/api-keys/${decoy.id}/decoy`, payload: { decoy: true } });
+      const flag = await t().call({
+        method: 'PUT',
+        url: `/v1/organizations/${t().org}/api-keys/${decoy.id}/decoy`,
+        payload: { decoy: true },
+      });
       expect(flag.statusCode, flag.body).toBe(200);
       await t().services.rules.drain();
       await t().call({ method: 'GET', url: '/v1/users/me', key: decoy.key, remoteAddress: '198.51.100.250' });
       await t().services.batch.flush();
       await t().services.rules.drain();
       const rules = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules?limit=100` });
-      const honeytoken = (rules.json().data as Array<{ id: string; template: string }>).find((r) => r.template === 'honeytoken');
-      const firings = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules/${honeytoken?.id}/firings` });
+      const honeytoken = (rules.json().data as Array<{ id: string; template: string }>).find(
+        (r) => r.template === 'honeytoken',
+      );
+      const firings = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/rules/${honeytoken?.id}/firings`,
+      });
       expect(firings.json().data).toHaveLength(1);
       expect(firings.json().data[0].groupKey).toBe('*');
     });
@@ -111,7 +165,10 @@ describeEachDb(
       expect(key.json().status).toBe('revoked');
       const owner = await t().call({ method: 'GET', url: '/v1/users/me' });
       expect(owner.statusCode).toBe(200); // the owner key was never used by the check either way: protected
-      const audit = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/audit-logs?type=api_key.never_used` });
+      const audit = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/audit-logs?type=api_key.never_used`,
+      });
       expect(audit.json().data.some((e: { target: { id: string } }) => e.target.id === stale.id)).toBe(true);
       const again = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/rules/${id}/run` });
       expect(again.json().fired).toBe(0);

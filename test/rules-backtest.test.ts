@@ -39,7 +39,10 @@ async function backtest(t: TestApp, id: string, from = WEEK_START, to = WEEK_STA
     payload: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
   });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as { eventsScanned: number; firings: Array<{ at: string; count: number; groupKey: string; eventIds: string[]; actions: string[] }> };
+  return res.json() as {
+    eventsScanned: number;
+    firings: Array<{ at: string; count: number; groupKey: string; eventIds: string[]; actions: string[] }>;
+  };
 }
 
 describeEachDb('POST /v1/organizations/:org/rules/:id/backtest', (t) => {
@@ -48,15 +51,20 @@ describeEachDb('POST /v1/organizations/:org/rules/:id/backtest', (t) => {
     const login = (at: number, user: string, ip: string, email = `${user}@example.com`) =>
       event(t(), at, 'user.login.failed', { target: { type: 'user', id: user }, ip, data: { email } });
     // Monday 10:00: six failures for usr_a within a minute (fires).
-    for (let i = 0; i < 6; i++) failures.push(login(WEEK_START + 10 * HOUR + i * 5_000, 'usr_a', '198.51.100.1'));
+    for (let i = 0; i < 6; i++)
+      failures.push(login(WEEK_START + 10 * HOUR + i * 5_000, 'usr_a', '198.51.100.1'));
     // Wednesday: five failures (below the threshold).
-    for (let i = 0; i < 5; i++) failures.push(login(WEEK_START + 2 * DAY + i * 5_000, 'usr_a', '198.51.100.1'));
+    for (let i = 0; i < 5; i++)
+      failures.push(login(WEEK_START + 2 * DAY + i * 5_000, 'usr_a', '198.51.100.1'));
     // Friday 15:00: twelve failures in a minute: one firing, then the cooldown holds the second.
-    for (let i = 0; i < 12; i++) failures.push(login(WEEK_START + 4 * DAY + 15 * HOUR + i * 4_000, 'usr_b', '198.51.100.2'));
+    for (let i = 0; i < 12; i++)
+      failures.push(login(WEEK_START + 4 * DAY + 15 * HOUR + i * 4_000, 'usr_b', '198.51.100.2'));
     // Saturday: credential stuffing, 25 distinct accounts from one IP in five minutes.
-    for (let i = 0; i < 25; i++) failures.push(login(WEEK_START + 5 * DAY + i * 10_000, `usr_s${i}`, '203.0.113.200'));
+    for (let i = 0; i < 25; i++)
+      failures.push(login(WEEK_START + 5 * DAY + i * 10_000, `usr_s${i}`, '203.0.113.200'));
     // The following Monday: outside the backtest range.
-    for (let i = 0; i < 6; i++) failures.push(login(WEEK_START + 7 * DAY + HOUR + i * 1_000, 'usr_a', '198.51.100.1'));
+    for (let i = 0; i < 6; i++)
+      failures.push(login(WEEK_START + 7 * DAY + HOUR + i * 1_000, 'usr_a', '198.51.100.1'));
 
     // A read-only key: ~10 calls an hour for five days, then 120 in one hour on Saturday 02:00.
     const used = (at: number, ip: string) =>
@@ -67,8 +75,10 @@ describeEachDb('POST /v1/organizations/:org/rules/:id/backtest', (t) => {
         ip,
         data: { keyId: 'key_ro', ip },
       });
-    for (let h = 0; h < 5 * 24; h++) for (let i = 0; i < 10; i++) failures.push(used(WEEK_START + h * HOUR + i * 5 * MIN, '192.0.2.10'));
-    for (let i = 0; i < 120; i++) failures.push(used(WEEK_START + 5 * DAY + 2 * HOUR + i * 20_000, '192.0.2.10'));
+    for (let h = 0; h < 5 * 24; h++)
+      for (let i = 0; i < 10; i++) failures.push(used(WEEK_START + h * HOUR + i * 5 * MIN, '192.0.2.10'));
+    for (let i = 0; i < 120; i++)
+      failures.push(used(WEEK_START + 5 * DAY + 2 * HOUR + i * 20_000, '192.0.2.10'));
     // Sunday: the same key from a new address.
     failures.push(used(WEEK_START + 6 * DAY + 12 * HOUR, '203.0.113.9'));
     await t().services.store.events.append(failures);
@@ -89,7 +99,10 @@ describeEachDb('POST /v1/organizations/:org/rules/:id/backtest', (t) => {
     ]);
     expect(report.firings[0]?.eventIds).toEqual(failures.slice(0, 6).map((e) => e.id));
     expect(report.firings[0]?.actions).toEqual(['lock_user']);
-    const firings = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules/${id}/firings` });
+    const firings = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/rules/${id}/firings`,
+    });
     expect(firings.json().data).toEqual([]);
   });
 
@@ -133,7 +146,12 @@ describeEachDb('POST /v1/organizations/:org/rules/:id/backtest', (t) => {
     const settings = await t().call({
       method: 'PUT',
       url: `/v1/organizations/${t().org}/detection-settings`,
-      payload: { timezone: 'America/New_York', businessStart: 8, businessEnd: 20, businessDays: [1, 2, 3, 4, 5] },
+      payload: {
+        timezone: 'America/New_York',
+        businessStart: 8,
+        businessEnd: 20,
+        businessDays: [1, 2, 3, 4, 5],
+      },
     });
     expect(settings.statusCode, settings.body).toBe(200);
     const id = await createRule(t(), {

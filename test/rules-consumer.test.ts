@@ -36,8 +36,12 @@ async function rule(t: TestApp, type: string, count: number): Promise<string> {
 }
 
 async function triggered(t: TestApp, ruleId: string): Promise<number> {
-  const res = await t.call({ method: 'GET', url: `/v1/organizations/${t.org}/audit-logs?type=rule.triggered&limit=200` });
-  return (res.json().data as Array<{ data: { ruleId: string } }>).filter((e) => e.data.ruleId === ruleId).length;
+  const res = await t.call({
+    method: 'GET',
+    url: `/v1/organizations/${t.org}/audit-logs?type=rule.triggered&limit=200`,
+  });
+  return (res.json().data as Array<{ data: { ruleId: string } }>).filter((e) => e.data.ruleId === ruleId)
+    .length;
 }
 
 /** A second process on the same database: its own engine, caches and consumer state. */
@@ -83,30 +87,33 @@ describeEachDb('Rules consumer: durable cursor over the events table', (t, targe
     await replay.rules.stop();
   });
 
-  it.runIf(target === 'postgres')('does not lose an event whose lower seq commits after a higher one', async () => {
-    const id = await rule(t(), 'custom.late', 2);
-    const store = t().services.store;
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inserted: () => void = () => {};
-    const early = new Promise<void>((resolve) => {
-      inserted = resolve;
-    });
-    const slow = store.transaction(async (tx) => {
-      await tx.events.append([probe(t(), 'custom.late')]); // takes seq n, not yet visible
-      inserted();
-      await gate;
-    });
-    await early;
-    await store.events.append([probe(t(), 'custom.late')]); // seq n+1, committed first
-    await t().services.rules.drain();
-    expect(await triggered(t(), id)).toBe(0);
+  it.runIf(target === 'postgres')(
+    'does not lose an event whose lower seq commits after a higher one',
+    async () => {
+      const id = await rule(t(), 'custom.late', 2);
+      const store = t().services.store;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let inserted: () => void = () => {};
+      const early = new Promise<void>((resolve) => {
+        inserted = resolve;
+      });
+      const slow = store.transaction(async (tx) => {
+        await tx.events.append([probe(t(), 'custom.late')]); // takes seq n, not yet visible
+        inserted();
+        await gate;
+      });
+      await early;
+      await store.events.append([probe(t(), 'custom.late')]); // seq n+1, committed first
+      await t().services.rules.drain();
+      expect(await triggered(t(), id)).toBe(0);
 
-    release();
-    await slow;
-    await t().services.rules.drain();
-    expect(await triggered(t(), id)).toBe(1);
-  });
+      release();
+      await slow;
+      await t().services.rules.drain();
+      expect(await triggered(t(), id)).toBe(1);
+    },
+  );
 });

@@ -38,7 +38,11 @@ function loginFailed(t: TestApp, userId: string, ip: string): EventRecord {
 }
 
 async function channel(t: TestApp, body: Record<string, unknown>): Promise<string> {
-  const res = await t.call({ method: 'POST', url: `/v1/organizations/${t.org}/alert-channels`, payload: body });
+  const res = await t.call({
+    method: 'POST',
+    url: `/v1/organizations/${t.org}/alert-channels`,
+    payload: body,
+  });
   expect(res.statusCode, res.body).toBe(201);
   return res.json().id as string;
 }
@@ -52,11 +56,17 @@ async function rule(t: TestApp, body: Record<string, unknown>): Promise<{ id: st
 async function audit(t: TestApp, type: string) {
   const res = await t.call({ method: 'GET', url: `/v1/organizations/${t.org}/audit-logs?type=${type}` });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json().data as Array<{ actor: { type: string; id: string }; target: { id: string } | null; data: Record<string, unknown> }>;
+  return res.json().data as Array<{
+    actor: { type: string; id: string };
+    target: { id: string } | null;
+    data: Record<string, unknown>;
+  }>;
 }
 
 const pagesFor = (ruleId: string) =>
-  pagerduty.received.filter((r: Received) => (JSON.parse(r.body) as { dedup_key: string }).dedup_key.includes(ruleId));
+  pagerduty.received.filter((r: Received) =>
+    (JSON.parse(r.body) as { dedup_key: string }).dedup_key.includes(ruleId),
+  );
 
 describeEachDb(
   'Rules: detection and automatic response',
@@ -69,21 +79,45 @@ describeEachDb(
       email = await channel(t(), {
         name: 'SOC mailbox',
         type: 'email',
-        settings: { host: '127.0.0.1', port: smtp.port, secure: false, from: 'latchkey@example.com', to: ['soc@example.com'], username: 'alerts', password: 'smtp-secret' },
+        settings: {
+          host: '127.0.0.1',
+          port: smtp.port,
+          secure: false,
+          from: 'latchkey@example.com',
+          to: ['soc@example.com'],
+          username: 'alerts',
+          password: 'smtp-secret',
+        },
       });
       pd = await channel(t(), {
         name: 'PagerDuty',
         type: 'pagerduty',
         settings: { routingKey: 'R0UT1NGKEY', url: `${pagerduty.url}/v2/enqueue`, severity: 'critical' },
       });
-      chat = await channel(t(), { name: 'Slack #security', type: 'slack', settings: { url: `${slack.url}/services/T000/B000/XXX` } });
+      chat = await channel(t(), {
+        name: 'Slack #security',
+        type: 'slack',
+        settings: { url: `${slack.url}/services/T000/B000/XXX` },
+      });
     });
 
     it('installs the built-in detectors in monitor mode for the organization', async () => {
       const res = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules?limit=50` });
-      const templates = (res.json().data as Array<{ template: string | null; mode: string }>).filter((r) => r.template);
+      const templates = (res.json().data as Array<{ template: string | null; mode: string }>).filter(
+        (r) => r.template,
+      );
       expect(templates.map((r) => r.template).sort()).toEqual(
-        ['after-hours', 'brute-force-account', 'credential-stuffing', 'honeytoken', 'key-hygiene', 'key-new-ip', 'read-only-volume', 'revoked-key-used', 'verification-burst'].sort(),
+        [
+          'after-hours',
+          'brute-force-account',
+          'credential-stuffing',
+          'honeytoken',
+          'key-hygiene',
+          'key-new-ip',
+          'read-only-volume',
+          'revoked-key-used',
+          'verification-burst',
+        ].sort(),
       );
       expect(templates.every((r) => r.mode === 'monitor')).toBe(true);
     });
@@ -101,7 +135,11 @@ describeEachDb(
     });
 
     it('locks the account after six failed logins from one IP in a minute and emails the SOC', async () => {
-      const user = await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/users`, payload: { email: 'victim@example.com' } });
+      const user = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/users`,
+        payload: { email: 'victim@example.com' },
+      });
       const userId = user.json().id as string;
       const r = await rule(t(), {
         name: 'Six failed logins',
@@ -109,7 +147,10 @@ describeEachDb(
         condition: 'inCidr(ip, "198.51.100.0/24")',
         threshold: { count: 6, window: '1m', groupBy: ['target.id', 'ip'] },
         cooldown: '10m',
-        actions: [{ type: 'lock_user', duration: '30m' }, { type: 'alert', channels: [email] }],
+        actions: [
+          { type: 'lock_user', duration: '30m' },
+          { type: 'alert', channels: [email] },
+        ],
       });
       const events: EventRecord[] = [];
       for (let i = 0; i < 6; i++) {
@@ -118,11 +159,17 @@ describeEachDb(
       }
       await t().services.store.events.append(events.slice(0, 5));
       await t().services.rules.drain();
-      expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}/lock` })).json().locked).toBe(false);
+      expect(
+        (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}/lock` })).json()
+          .locked,
+      ).toBe(false);
 
       await t().services.store.events.append(events.slice(5));
       await t().services.rules.drain();
-      const lock = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}/lock` });
+      const lock = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/users/${userId}/lock`,
+      });
       expect(lock.json().locked).toBe(true);
 
       const mail = smtp.mails.find((m) => m.raw.includes(r.id));
@@ -137,7 +184,9 @@ describeEachDb(
       const triggered = (await audit(t(), 'rule.triggered')).find((e) => e.data.ruleId === r.id);
       expect(triggered?.data.eventIds).toEqual(events.map((e) => e.id));
       expect(triggered?.data.ruleVersion).toBe(1);
-      expect((await audit(t(), 'alert.sent')).some((e) => e.data.ruleId === r.id && e.data.channelId === email)).toBe(true);
+      expect(
+        (await audit(t(), 'alert.sent')).some((e) => e.data.ruleId === r.id && e.data.channelId === email),
+      ).toBe(true);
     });
 
     it('blocks an IP before authentication after six bad keys from it', async () => {
@@ -145,11 +194,19 @@ describeEachDb(
         name: 'Key guessing',
         on: ['auth.failed'],
         threshold: { count: 6, window: '1m', groupBy: ['ip'] },
-        actions: [{ type: 'block_ip', duration: '1h' }, { type: 'alert', channels: [email] }],
+        actions: [
+          { type: 'block_ip', duration: '1h' },
+          { type: 'alert', channels: [email] },
+        ],
       });
       const guess = `ak_live_${'A'.repeat(39)}`;
       for (let i = 0; i < 6; i++) {
-        const res = await t().call({ method: 'GET', url: '/v1/users/me', key: guess, remoteAddress: '203.0.113.66' });
+        const res = await t().call({
+          method: 'GET',
+          url: '/v1/users/me',
+          key: guess,
+          remoteAddress: '203.0.113.66',
+        });
         expect(res.statusCode).toBe(401);
       }
       await t().services.batch.flush();
@@ -162,7 +219,11 @@ describeEachDb(
       expect(other.statusCode).toBe(200);
       const ipEvent = (await audit(t(), 'ip.blocked')).find((e) => e.target?.id === '203.0.113.66');
       expect(ipEvent?.actor).toMatchObject({ type: 'rule', id: r.id });
-      expect(smtp.mails.some((m) => m.raw.includes(r.id) && m.raw.includes('Key guessing') && m.raw.includes('203.0.113.66'))).toBe(true);
+      expect(
+        smtp.mails.some(
+          (m) => m.raw.includes(r.id) && m.raw.includes('Key guessing') && m.raw.includes('203.0.113.66'),
+        ),
+      ).toBe(true);
     });
 
     it("pages PagerDuty once for a read-only key's volume spike, not again within the cooldown", async () => {
@@ -178,7 +239,12 @@ describeEachDb(
       });
       const spike = async () => {
         for (let i = 0; i < 25; i++) {
-          const res = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users`, key, remoteAddress: '192.0.2.10' });
+          const res = await t().call({
+            method: 'GET',
+            url: `/v1/organizations/${t().org}/users`,
+            key,
+            remoteAddress: '192.0.2.10',
+          });
           expect(res.statusCode).toBe(200);
         }
         await t().services.batch.flush();
@@ -187,7 +253,11 @@ describeEachDb(
       await spike();
       expect(pagesFor(r.id)).toHaveLength(1);
       const page = JSON.parse(pagesFor(r.id)[0]?.body ?? '{}');
-      expect(page).toMatchObject({ routing_key: 'R0UT1NGKEY', event_action: 'trigger', dedup_key: `latchkey:${r.id}:${keyId}` });
+      expect(page).toMatchObject({
+        routing_key: 'R0UT1NGKEY',
+        event_action: 'trigger',
+        dedup_key: `latchkey:${r.id}:${keyId}`,
+      });
       expect(page.payload.severity).toBe('critical');
 
       t().clock.advance(60 * 60_000); // a second spike an hour later, inside the 6 h cooldown
@@ -204,13 +274,26 @@ describeEachDb(
         condition: 'ip == "192.0.2.77"',
         actions: [{ type: 'revoke_api_key' }, { type: 'alert', channels: [chat] }],
       });
-      expect((await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode).toBe(200);
+      expect(
+        (await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode,
+      ).toBe(200);
       await t().services.batch.flush();
       await t().services.rules.drain();
-      expect(slack.received.some((m) => m.body.includes(r.id) && m.body.includes('Monitor: revoke on use'))).toBe(true);
-      expect((await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode).toBe(200);
-      const firings = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules/${r.id}/firings` });
-      expect(firings.json().data[0].results[0]).toMatchObject({ type: 'revoke_api_key', outcome: 'skipped', reason: 'monitor mode' });
+      expect(
+        slack.received.some((m) => m.body.includes(r.id) && m.body.includes('Monitor: revoke on use')),
+      ).toBe(true);
+      expect(
+        (await t().call({ method: 'GET', url: '/v1/users/me', key, remoteAddress: '192.0.2.77' })).statusCode,
+      ).toBe(200);
+      const firings = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/rules/${r.id}/firings`,
+      });
+      expect(firings.json().data[0].results[0]).toMatchObject({
+        type: 'revoke_api_key',
+        outcome: 'skipped',
+        reason: 'monitor mode',
+      });
     });
 
     it('never revokes the owner key: it alerts instead and the key keeps working', async () => {
@@ -221,11 +304,17 @@ describeEachDb(
         actions: [{ type: 'revoke_api_key' }],
       });
       const before = slack.received.length;
-      expect((await t().call({ method: 'GET', url: '/v1/users/me', remoteAddress: '192.0.2.99' })).statusCode).toBe(200);
+      expect(
+        (await t().call({ method: 'GET', url: '/v1/users/me', remoteAddress: '192.0.2.99' })).statusCode,
+      ).toBe(200);
       await t().services.batch.flush();
       await t().services.rules.drain();
       expect((await t().call({ method: 'GET', url: '/v1/users/me' })).statusCode).toBe(200);
-      expect(slack.received.slice(before).some((m) => m.body.includes(r.id) && m.body.includes('protected: owner key'))).toBe(true);
+      expect(
+        slack.received
+          .slice(before)
+          .some((m) => m.body.includes(r.id) && m.body.includes('protected: owner key')),
+      ).toBe(true);
       const skipped = (await audit(t(), 'rule.action.skipped')).find((e) => e.data.ruleId === r.id);
       expect(skipped?.actor).toMatchObject({ type: 'rule', id: r.id });
       expect((await audit(t(), 'api_key.revoked')).some((e) => e.actor.id === r.id)).toBe(false);
@@ -257,7 +346,10 @@ describeEachDb(
       for (const f of await t().services.rules.engine.evaluate(stored)) {
         expect(f.rule.id).toBe(r.id);
       }
-      const firings = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/rules/${r.id}/firings` });
+      const firings = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/rules/${r.id}/firings`,
+      });
       expect(firings.json().data).toHaveLength(1);
     });
   },

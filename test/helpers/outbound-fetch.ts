@@ -17,7 +17,12 @@ export function createFetchOutbound(): OutboundHttp {
           signal: AbortSignal.timeout(req.timeoutMs ?? 15_000),
         });
         const body = (await res.text()).slice(0, 4096);
-        return { status: res.status, headers: Object.fromEntries(res.headers), body, latencyMs: performance.now() - started };
+        return {
+          status: res.status,
+          headers: Object.fromEntries(res.headers),
+          body,
+          latencyMs: performance.now() - started,
+        };
       } catch (error) {
         throw new OutboundError('connection_failed', (error as Error).message);
       }

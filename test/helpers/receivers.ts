@@ -10,7 +10,9 @@ export interface Received {
 }
 
 /** An HTTP receiver on 127.0.0.1 (ephemeral port) that records every request and answers `status`. */
-export async function startHttpReceiver(status = 202): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+export async function startHttpReceiver(
+  status = 202,
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let body = '';

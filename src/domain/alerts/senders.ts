@@ -104,32 +104,44 @@ export async function sendToChannel(
       });
       return httpResult(res.status, res.body);
     }
-    case 'webhook': {
-      const id = `msg_${randomUUID()}`;
-      const timestamp = Math.floor(deps.now().getTime() / 1000);
-      const body = JSON.stringify({
-        type: 'alert',
-        timestamp: deps.now().toISOString(),
-        data: {
+    case 'webhook':
+      return sendSignedWebhook(
+        str(s.url),
+        secrets.secret ?? '',
+        'alert',
+        {
           subject: message.subject,
           text: message.text,
           severity: message.severity,
           dedupKey: message.dedupKey,
           ...message.details,
         },
-      });
-      const res = await deps.http.request({
-        url: str(s.url),
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'webhook-id': id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signWebhook(secrets.secret ?? '', id, timestamp, body),
-        },
-        body,
-      });
-      return httpResult(res.status, res.body);
-    }
+        deps,
+      );
   }
+}
+
+/** POSTs `{type, timestamp, data}` signed the Standard Webhooks way (`webhook-id`, `-timestamp`, `-signature`). */
+export async function sendSignedWebhook(
+  url: string,
+  secret: string,
+  type: string,
+  data: Record<string, unknown>,
+  deps: { http: OutboundHttp; now: () => Date },
+): Promise<SendResult> {
+  const id = `msg_${randomUUID()}`;
+  const timestamp = Math.floor(deps.now().getTime() / 1000);
+  const body = JSON.stringify({ type, timestamp: deps.now().toISOString(), data });
+  const res = await deps.http.request({
+    url,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(secret, id, timestamp, body),
+    },
+    body,
+  });
+  return httpResult(res.status, res.body);
 }

@@ -9,7 +9,7 @@ import { buildEvent } from '../audit/events.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { RequestContext } from '../shared/types.ts';
 import { type AlertMessage, type ChannelType, REQUIRED_FIELDS, SECRET_FIELDS } from './channel-types.ts';
-import { type SendResult, sendToChannel } from './senders.ts';
+import { type SendResult, sendSignedWebhook, sendToChannel } from './senders.ts';
 
 export interface AlertChannelView {
   id: string;
@@ -271,6 +271,49 @@ export function createAlertService(deps: {
         ctx,
         { test: true },
       );
+    },
+
+    /**
+     * Posts a machine-readable payload (a rule's `rule.triggered`) to a webhook
+     * channel, signed with the channel's secret; recorded as `rule.webhook.sent`
+     * or `rule.webhook.failed`.
+     */
+    async postToWebhook(
+      ctx: RequestContext,
+      organizationId: string,
+      channelId: string,
+      type: string,
+      data: Record<string, unknown>,
+    ): Promise<SendResult> {
+      const r = await store.alertChannels.get(organizationId, channelId);
+      let result: SendResult;
+      if (!r || r.type !== 'webhook' || !r.enabled) {
+        result = { ok: false, error: 'no enabled webhook channel with this id' };
+      } else {
+        try {
+          result = await sendSignedWebhook(String(r.config.url), secretsOf(r).secret ?? '', type, data, {
+            http: deps.http(),
+            now: () => clock.now(),
+          });
+        } catch (error) {
+          result = { ok: false, error: (error as Error).message.slice(0, 300) };
+        }
+      }
+      await store.events.append([
+        buildEvent(clock, ctx, {
+          organizationId,
+          type: result.ok ? 'rule.webhook.sent' : 'rule.webhook.failed',
+          outcome: result.ok ? 'success' : 'failure',
+          target: { type: 'alert_channel', id: channelId },
+          data: {
+            channelId,
+            eventType: type,
+            ...(result.status !== undefined ? { status: result.status } : {}),
+            ...(result.error ? { error: result.error } : {}),
+          },
+        }),
+      ]);
+      return result;
     },
 
     /**

@@ -64,7 +64,11 @@ export function localParts(time: string, tz: string): { hour: number; minute: nu
     if (localCache.size >= 50_000) localCache.clear();
     localCache.set(cacheKey, start);
   }
-  return { hour: start.hour, weekday: start.weekday, minute: start.minute + Math.floor((ms - bucket * QUARTER_HOUR) / 60_000) };
+  return {
+    hour: start.hour,
+    weekday: start.weekday,
+    minute: start.minute + Math.floor((ms - bucket * QUARTER_HOUR) / 60_000),
+  };
 }
 
 function computeParts(ms: number, tz: string): { hour: number; minute: number; weekday: number } {

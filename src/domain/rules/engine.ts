@@ -105,7 +105,10 @@ export function createRuleEngine(ctx: EngineContext) {
     }
     let list = index.get(type);
     if (!list) {
-      list = rules.filter((r) => r.schedule === null).map(compiledFor).filter((c) => c.matches(type));
+      list = rules
+        .filter((r) => r.schedule === null)
+        .map(compiledFor)
+        .filter((c) => c.matches(type));
       index.set(type, list);
     }
     return list;

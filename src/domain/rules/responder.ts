@@ -1,7 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { OutboundHttp } from '../../net/outbound.ts';
 import type { Store } from '../../store/store.ts';
-import { signWebhook } from '../alerts/senders.ts';
 import type { AlertService } from '../alerts/service.ts';
 import type { ApiKeyService } from '../api-keys/service.ts';
 import { buildEvent } from '../audit/events.ts';
@@ -160,13 +159,13 @@ export function createResponder(deps: {
     f: Firing,
     ctx: RequestContext,
     results: readonly ActionResult[],
-  ) {
-    const id = `msg_${randomUUID()}`;
-    const ts = Math.floor(clock.now().getTime() / 1000);
-    const body = JSON.stringify({
-      type: 'rule.triggered',
-      timestamp: clock.now().toISOString(),
-      data: {
+  ): Promise<ActionResult> {
+    const sent = await deps.alerts.postToWebhook(
+      ctx,
+      f.rule.organizationId,
+      action.channel,
+      'rule.triggered',
+      {
         ruleId: f.rule.id,
         ruleVersion: f.rule.version,
         ruleName: f.rule.name,
@@ -177,39 +176,12 @@ export function createResponder(deps: {
         ip: f.event.ip,
         actions: results,
       },
-    });
-    let ok = false;
-    let detail = '';
-    try {
-      const res = await deps.http().request({
-        url: action.url,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'webhook-id': id,
-          'webhook-timestamp': String(ts),
-          ...(action.secret ? { 'webhook-signature': signWebhook(action.secret, id, ts, body) } : {}),
-        },
-        body,
-      });
-      ok = res.status >= 200 && res.status < 300;
-      detail = `HTTP ${res.status}`;
-    } catch (error) {
-      detail = (error as Error).message.slice(0, 200);
-    }
-    await store.events.append([
-      buildEvent(clock, ctx, {
-        organizationId: f.rule.organizationId,
-        type: ok ? 'rule.webhook.sent' : 'rule.webhook.failed',
-        outcome: ok ? 'success' : 'failure',
-        target: { type: 'rule', id: f.rule.id },
-        data: { ruleId: f.rule.id, url: action.url, result: detail },
-      }),
-    ]);
+    );
     return {
-      type: 'webhook' as const,
-      outcome: ok ? ('done' as const) : ('failed' as const),
-      reason: detail,
+      type: 'webhook',
+      outcome: sent.ok ? 'done' : 'failed',
+      ...(sent.ok ? {} : { reason: sent.error ?? 'failed' }),
+      target: action.channel,
     };
   }
 

@@ -39,7 +39,8 @@ export type RuleAction =
   | { type: 'lock_user'; duration: string; target?: string | undefined }
   | { type: 'terminate_sessions'; target?: string | undefined }
   | { type: 'block_ip'; duration: string; target?: string | undefined }
-  | { type: 'webhook'; url: string; secret?: string | undefined }
+  /** Posts the firing as a signed `rule.triggered` to a webhook alert channel (its secret stays encrypted). */
+  | { type: 'webhook'; channel: string }
   | { type: 'emit'; eventType?: string | undefined };
 
 export interface RuleDefinition {
