@@ -287,7 +287,7 @@ export function createAlertService(deps: {
     ): Promise<SendResult> {
       const r = await store.alertChannels.get(organizationId, channelId);
       let result: SendResult;
-      if (!r || r.type !== 'webhook' || !r.enabled) {
+      if (r?.type !== 'webhook' || !r.enabled) {
         result = { ok: false, error: 'no enabled webhook channel with this id' };
       } else {
         try {
