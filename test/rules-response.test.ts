@@ -337,6 +337,64 @@ describeEachDb(
       expect(revoked?.actor).toMatchObject({ type: 'rule', id: r.id });
     });
 
+    it('never locks a break-glass user and caps automatic actions per hour', async () => {
+      const ids: string[] = [];
+      for (const email of ['glass@example.com', 'u1@example.com', 'u2@example.com', 'u3@example.com']) {
+        const res = await t().call({
+          method: 'POST',
+          url: `/v1/organizations/${t().org}/users`,
+          payload: { email },
+        });
+        ids.push(res.json().id);
+      }
+      const [glass, ...others] = ids as [string, ...string[]];
+      const flag = await t().call({
+        method: 'PUT',
+        url: `/v1/organizations/${t().org}/users/${glass}/break-glass`,
+        payload: { breakGlass: true },
+      });
+      expect(flag.statusCode, flag.body).toBe(200);
+      const r = await rule(t(), {
+        name: 'Lock on custom signal',
+        on: ['custom.lock'],
+        maxActionsPerHour: 1,
+        actions: [{ type: 'lock_user', duration: '1h', target: 'data.userId' }],
+      });
+      const before = slack.received.length;
+      await t().services.store.events.append(
+        [glass, ...others].map((userId) => ({
+          ...loginFailed(t(), userId, '192.0.2.200'),
+          type: 'custom.lock',
+          target: null,
+          data: { userId },
+        })),
+      );
+      await t().services.rules.drain();
+      const locked = async (id: string) =>
+        (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${id}/lock` })).json()
+          .locked as boolean;
+      expect(await locked(glass)).toBe(false);
+      expect([
+        await locked(others[0] ?? ''),
+        await locked(others[1] ?? ''),
+        await locked(others[2] ?? ''),
+      ]).toEqual([true, false, false]);
+      // The break-glass skip alerts every channel even though the rule has no alert action.
+      expect(
+        slack.received
+          .slice(before)
+          .some((m) => m.body.includes(r.id) && m.body.includes('protected: break-glass user')),
+      ).toBe(true);
+      const firings = await t().call({
+        method: 'GET',
+        url: `/v1/organizations/${t().org}/rules/${r.id}/firings`,
+      });
+      const reasons = (firings.json().data as Array<{ results: Array<{ reason?: string }> }>).map(
+        (f) => f.results[0]?.reason ?? 'done',
+      );
+      expect(reasons.filter((x) => x.startsWith('limit of 1'))).toHaveLength(2);
+    });
+
     it('handles a replayed event once (idempotent firings)', async () => {
       const r = await rule(t(), { name: 'Replay probe', on: ['custom.probe'], actions: [] });
       const e = { ...loginFailed(t(), 'usr_x', '192.0.2.1'), type: 'custom.probe' };
