@@ -84,6 +84,17 @@ describeEachDb(
       });
       expect(cron.statusCode).toBe(422);
       expect(cron.json().errors[0].location).toBe('/body/schedule');
+      const channel = await t().call({
+        method: 'POST',
+        url,
+        payload: {
+          name: 'x',
+          on: ['auth.failed'],
+          actions: [{ type: 'alert', channels: ['ach_00000000000000000000000000'] }],
+        },
+      });
+      expect(channel.statusCode).toBe(422);
+      expect(channel.json().errors[0].location).toBe('/body/actions/0/channels/0');
     });
 
     it('needs rules:write to change rules and answers 404 for another organization', async () => {

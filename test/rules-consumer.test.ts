@@ -87,6 +87,51 @@ describeEachDb('Rules consumer: durable cursor over the events table', (t, targe
     await replay.rules.stop();
   });
 
+  it('runs the actions of a firing claimed by a process that died before acting', async () => {
+    const user = await t().call({
+      method: 'POST',
+      url: `/v1/organizations/${t().org}/users`,
+      payload: { email: 'crash@example.com' },
+    });
+    const userId = user.json().id as string;
+    const res = await t().call({
+      method: 'POST',
+      url: `/v1/organizations/${t().org}/rules`,
+      payload: {
+        name: 'lock on probe',
+        on: ['custom.crash'],
+        actions: [{ type: 'lock_user', duration: '1h', target: 'data.userId' }],
+      },
+    });
+    const rule = res.json();
+    const e = { ...probe(t(), 'custom.crash'), data: { userId } };
+    await t().services.store.events.append([e]);
+    // What a process leaves behind when it dies right after claiming: the firing, not its actions.
+    await t().services.store.rules.claimFiring({
+      id: 'fir_crashcrashcrashcrashcrash12',
+      organizationId: t().org,
+      ruleId: rule.id,
+      ruleVersion: 1,
+      groupKey: '*',
+      firedAt: t().clock.now().toISOString(),
+      eventIds: [e.id],
+      status: 'pending',
+      actionsTaken: 0,
+      results: [],
+    });
+    await t().services.store.rules.saveCursor(
+      'rules',
+      await t().services.store.ruleEvents.maxSeq(),
+      t().clock.now().toISOString(),
+    );
+    t().clock.advance(5 * 60_000);
+    const next = restart(t());
+    await next.rules.drain();
+    const lock = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}/lock` });
+    expect(lock.json().locked).toBe(true);
+    await next.rules.stop();
+  });
+
   it.runIf(target === 'postgres')(
     'does not lose an event whose lower seq commits after a higher one',
     async () => {

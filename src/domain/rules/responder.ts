@@ -233,80 +233,101 @@ export function createResponder(deps: {
         return true;
       });
       if (!claimed) return false;
-
-      const results: ActionResult[] = [];
-      let taken = 0;
-      let protectedSkip = false;
-      const hourAgo = new Date(clock.now().getTime() - 3_600_000).toISOString();
-      for (const action of rule.actions.filter((a) => ENFORCING.has(a.type))) {
-        if (rule.mode === 'monitor') {
-          results.push({ type: action.type, outcome: 'skipped', reason: 'monitor mode' });
-          continue;
-        }
-        const used = (await store.rules.actionsSince(rule.id, hourAgo)) + taken;
-        if (used >= rule.maxActionsPerHour) {
-          results.push({
-            type: action.type,
-            outcome: 'skipped',
-            reason: `limit of ${rule.maxActionsPerHour} automatic actions per hour reached`,
-          });
-          continue;
-        }
-        try {
-          const r = await enforce(action, f, ctx);
-          if (r.outcome === 'done') taken += 1;
-          if (r.reason?.startsWith('protected')) protectedSkip = true;
-          results.push(r);
-        } catch (error) {
-          results.push({
-            type: action.type,
-            outcome: 'failed',
-            reason: (error as Error).message.slice(0, 200),
-          });
-        }
-      }
-      const skippedProtected = results.filter((r) => r.reason?.startsWith('protected'));
-      if (skippedProtected.length > 0) {
-        await store.events.append([
-          buildEvent(clock, ctx, {
-            organizationId: rule.organizationId,
-            type: 'rule.action.skipped',
-            target: { type: 'rule', id: rule.id },
-            data: { ruleId: rule.id, firingId: id, skipped: skippedProtected },
-          }),
-        ]);
-      }
-      const outcomes = results.map(
-        (r) => `${r.type}${r.target ? ` ${r.target}` : ''}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
-      );
-      const alerts = rule.actions.filter(
-        (a): a is Extract<RuleAction, { type: 'alert' }> => a.type === 'alert',
-      );
-      // A protected principal is never acted on automatically: the rule alerts instead, even without an alert action.
-      const alertActions =
-        alerts.length > 0 ? alerts : protectedSkip ? [{ type: 'alert' as const, channels: ['*'] }] : [];
-      for (const action of alertActions) {
-        const sent = await deps.alerts.notify({
-          ctx,
-          organizationId: rule.organizationId,
-          channelIds: action.channels,
-          message: alertFor(f, action.message, outcomes),
-          ruleId: rule.id,
-          groupKey: f.groupKey,
-        });
-        results.push({
-          type: 'alert',
-          outcome: sent.every((s) => s.ok) ? 'done' : 'failed',
-          reason: `${sent.filter((s) => s.ok && !s.throttled).length} sent, ${sent.filter((s) => s.throttled).length} throttled, ${sent.filter((s) => !s.ok).length} failed`,
-        });
-      }
-      for (const action of rule.actions) {
-        if (action.type === 'webhook') results.push(await callWebhook(action, f, ctx, results));
-      }
-      await store.rules.finishFiring(id, taken, results);
+      await execute(f, id, ctx);
       return true;
     },
+
+    /**
+     * Runs the actions of a firing that was claimed but never finished (the
+     * process died between the claim and the actions): actions are at least once.
+     */
+    async resume(f: Firing, id: string): Promise<void> {
+      await execute(f, id, ruleContext(f));
+    },
   };
+
+  function ruleContext(f: Firing): RequestContext {
+    return {
+      actor: { type: 'rule', id: f.rule.id, display: f.rule.name },
+      ip: null,
+      userAgent: null,
+      requestId: null,
+    };
+  }
+
+  async function execute(f: Firing, id: string, ctx: RequestContext): Promise<void> {
+    const { rule } = f;
+    const results: ActionResult[] = [];
+    let taken = 0;
+    let protectedSkip = false;
+    const hourAgo = new Date(clock.now().getTime() - 3_600_000).toISOString();
+    for (const action of rule.actions.filter((a) => ENFORCING.has(a.type))) {
+      if (rule.mode === 'monitor') {
+        results.push({ type: action.type, outcome: 'skipped', reason: 'monitor mode' });
+        continue;
+      }
+      const used = (await store.rules.actionsSince(rule.id, hourAgo)) + taken;
+      if (used >= rule.maxActionsPerHour) {
+        results.push({
+          type: action.type,
+          outcome: 'skipped',
+          reason: `limit of ${rule.maxActionsPerHour} automatic actions per hour reached`,
+        });
+        continue;
+      }
+      try {
+        const r = await enforce(action, f, ctx);
+        if (r.outcome === 'done') taken += 1;
+        if (r.reason?.startsWith('protected')) protectedSkip = true;
+        results.push(r);
+      } catch (error) {
+        results.push({
+          type: action.type,
+          outcome: 'failed',
+          reason: (error as Error).message.slice(0, 200),
+        });
+      }
+    }
+    const skippedProtected = results.filter((r) => r.reason?.startsWith('protected'));
+    if (skippedProtected.length > 0) {
+      await store.events.append([
+        buildEvent(clock, ctx, {
+          organizationId: rule.organizationId,
+          type: 'rule.action.skipped',
+          target: { type: 'rule', id: rule.id },
+          data: { ruleId: rule.id, firingId: id, skipped: skippedProtected },
+        }),
+      ]);
+    }
+    const outcomes = results.map(
+      (r) => `${r.type}${r.target ? ` ${r.target}` : ''}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
+    );
+    const alerts = rule.actions.filter(
+      (a): a is Extract<RuleAction, { type: 'alert' }> => a.type === 'alert',
+    );
+    // A protected principal is never acted on automatically: the rule alerts instead, even without an alert action.
+    const alertActions =
+      alerts.length > 0 ? alerts : protectedSkip ? [{ type: 'alert' as const, channels: ['*'] }] : [];
+    for (const action of alertActions) {
+      const sent = await deps.alerts.notify({
+        ctx,
+        organizationId: rule.organizationId,
+        channelIds: action.channels,
+        message: alertFor(f, action.message, outcomes),
+        ruleId: rule.id,
+        groupKey: f.groupKey,
+      });
+      results.push({
+        type: 'alert',
+        outcome: sent.every((s) => s.ok) ? 'done' : 'failed',
+        reason: `${sent.filter((s) => s.ok && !s.throttled).length} sent, ${sent.filter((s) => s.throttled).length} throttled, ${sent.filter((s) => !s.ok).length} failed`,
+      });
+    }
+    for (const action of rule.actions) {
+      if (action.type === 'webhook') results.push(await callWebhook(action, f, ctx, results));
+    }
+    await store.rules.finishFiring(id, taken, results);
+  }
 }
 
 export type Responder = ReturnType<typeof createResponder>;

@@ -162,9 +162,42 @@ export function createRulesRuntime(deps: {
       const rule = (await context.rulesFor(f.organizationId)).find((r) => r.id === f.ruleId);
       if (rule) engine.primeCooldown(rule, f.groupKey, f.firedAt);
     }
+    await resumePending();
     // Organizations that existed before rules did get the default detectors once.
     for (const org of await store.detection.organizationIds())
       await service.installDefaults(systemContext, org);
+  }
+
+  /** Firings claimed more than two minutes ago but never finished: their actions run now (at least once). */
+  async function resumePending(): Promise<void> {
+    const before = new Date(clock.now().getTime() - 120_000).toISOString();
+    for (const p of await store.rules.pendingFirings(before)) {
+      const rule = await store.rules.get(p.organizationId, p.ruleId);
+      const lastId = p.eventIds[p.eventIds.length - 1];
+      const event = lastId ? await store.ruleEvents.byId(lastId) : undefined;
+      if (!rule || !event) {
+        await store.rules.finishFiring(p.id, 0, [
+          { outcome: 'skipped', reason: 'rule or event gone before the actions ran' },
+        ]);
+        continue;
+      }
+      try {
+        await responder.resume(
+          {
+            rule,
+            groupKey: p.groupKey,
+            group: {},
+            count: p.eventIds.length,
+            eventIds: p.eventIds,
+            event,
+            at: event.time,
+          },
+          p.id,
+        );
+      } catch (error) {
+        deps.onError?.(error);
+      }
+    }
   }
 
   const feed: EventFeed = createEventTableFeed({

@@ -117,6 +117,28 @@ export function createRuleService(deps: {
     deps.onChange(rule.organizationId);
   }
 
+  /** Alert and webhook actions must name channels of this organization (a webhook action: a webhook channel). */
+  async function checkChannels(organizationId: string, def: RuleDefinition): Promise<void> {
+    const channels = new Map((await store.alertChannels.list(organizationId)).map((c) => [c.id, c.type]));
+    const errors: FieldError[] = [];
+    def.actions.forEach((a, i) => {
+      if (a.type === 'alert') {
+        a.channels.forEach((id, j) => {
+          if (id !== '*' && !channels.has(id))
+            errors.push({ location: `/body/actions/${i}/channels/${j}`, message: 'no such alert channel' });
+        });
+      }
+      if (a.type === 'webhook' && channels.get(a.channel) !== 'webhook') {
+        errors.push({
+          location: `/body/actions/${i}/channel`,
+          message: 'not a webhook channel of this organization',
+        });
+      }
+    });
+    if (errors.length > 0)
+      throw new AppError('validation_failed', 'An action names an unknown channel', { errors });
+  }
+
   function build(organizationId: string, def: RuleDefinition, template: string | null): Rule {
     const now = clock.now().toISOString();
     return {
@@ -152,6 +174,7 @@ export function createRuleService(deps: {
     async create(ctx: RequestContext, organizationId: string, input: RuleInput): Promise<Rule> {
       const def: RuleDefinition = { ...DEFAULTS, ...stripUndefined(input) };
       validateDefinition(def);
+      await checkChannels(organizationId, def);
       const rule = build(organizationId, def, null);
       await save(ctx, rule, 'rule.created', true);
       return rule;
@@ -189,6 +212,7 @@ export function createRuleService(deps: {
         updatedAt: clock.now().toISOString(),
       };
       validateDefinition(after);
+      await checkChannels(organizationId, after);
       await save(ctx, after, 'rule.updated', false);
       return after;
     },

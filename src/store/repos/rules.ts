@@ -168,6 +168,28 @@ export function createRulesRepo(db: Kysely<Database>) {
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
     },
+    /** Firings claimed before `before` whose actions never finished (the process died in between). */
+    async pendingFirings(
+      before: string,
+    ): Promise<
+      Array<{ id: string; organizationId: string; ruleId: string; groupKey: string; eventIds: string[] }>
+    > {
+      const rows = await db
+        .selectFrom('rule_firings')
+        .select(['id', 'organization_id', 'rule_id', 'group_key', 'event_ids'])
+        .where('status', '=', 'pending')
+        .where('fired_at', '<', before)
+        .orderBy('fired_at')
+        .limit(1000)
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        organizationId: r.organization_id,
+        ruleId: r.rule_id,
+        groupKey: r.group_key,
+        eventIds: JSON.parse(r.event_ids) as string[],
+      }));
+    },
     async finishFiring(id: string, actionsTaken: number, results: unknown[]): Promise<void> {
       await db
         .updateTable('rule_firings')
@@ -267,6 +289,10 @@ export function createRuleEventsRepo(db: Kysely<Database>) {
         .limit(limit)
         .execute();
       return rows.map(toStoredEvent);
+    },
+    async byId(id: string): Promise<StoredEvent | undefined> {
+      const row = await db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toStoredEvent(row) : undefined;
     },
     async bySeqs(seqs: readonly number[]): Promise<StoredEvent[]> {
       if (seqs.length === 0) return [];
