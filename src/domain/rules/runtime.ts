@@ -118,8 +118,7 @@ export function createRulesRuntime(deps: {
         subject: subjectColumn && subject ? { column: subjectColumn, value: subject } : null,
         field: { column, value },
         since,
-        before: event.time,
-        excludeId: event.id,
+        beforeSeq: event.seq,
       });
     },
   };

@@ -151,20 +151,19 @@ export function createDetectionRepo(db: Kysely<Database>) {
       subject: { column: 'actor_id' | 'target_id'; value: string } | null;
       field: { column: 'ip' | 'actor_id' | 'target_id'; value: string };
       since: string;
-      before: string;
-      excludeId: string;
+      /** Only events committed before this one (its seq), as the consumer saw them. */
+      beforeSeq: number;
     }): Promise<string | undefined> {
       let query = db
         .selectFrom('events')
         .select('time')
         .where('organization_id', '=', q.organizationId)
         .where('time', '>=', q.since)
-        .where('time', '<=', q.before)
-        .where('id', '!=', q.excludeId)
+        .where('seq', '<', q.beforeSeq)
         .where(q.field.column, '=', q.field.value);
       if (q.types.length > 0) query = query.where('type', 'in', q.types);
       if (q.subject) query = query.where(q.subject.column, '=', q.subject.value);
-      const row = await query.orderBy('time', 'desc').limit(1).executeTakeFirst();
+      const row = await query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
       return row?.time;
     },
     /** Keys for scheduled checks: active keys with their usage facts, every organization or one. */
