@@ -28,6 +28,11 @@ export const RuleAction = Type.Union(
           maxItems: 20,
           description: 'Channel ids; `*` or empty: every enabled channel.',
         }),
+        throttle: Type.Optional(
+          Duration(
+            'At most one alert per rule, group and channel this often (default 5m); repeats are summarised.',
+          ),
+        ),
         message: Type.Optional(
           Type.String({
             maxLength: 2000,

@@ -38,7 +38,7 @@ const ENFORCING = new Set<RuleAction['type']>([
 ]);
 
 function firingId(f: Firing): string {
-  const last = f.eventIds[f.eventIds.length - 1] ?? f.event.id;
+  const last = f.dedupKey ?? f.eventIds[f.eventIds.length - 1] ?? f.event.id;
   const digest = createHash('sha256').update(`${f.rule.id}\u0000${f.groupKey}\u0000${last}`).digest('hex');
   return `fir_${digest.slice(0, 26)}`;
 }
@@ -211,6 +211,7 @@ export function createResponder(deps: {
           results: [],
         });
         if (!ok) return false;
+        if (f.evidence) await tx.events.append(f.evidence);
         await tx.events.append([
           buildEvent(clock, ctx, {
             organizationId: rule.organizationId,
@@ -316,6 +317,7 @@ export function createResponder(deps: {
         message: alertFor(f, action.message, outcomes),
         ruleId: rule.id,
         groupKey: f.groupKey,
+        throttleMs: 'throttle' in action && action.throttle ? parseDuration(action.throttle) : undefined,
       });
       results.push({
         type: 'alert',

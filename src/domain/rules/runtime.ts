@@ -236,9 +236,10 @@ export function createRulesRuntime(deps: {
           ruleId: rule.id,
         },
       });
-      await store.events.append([event]);
       const stored: StoredEvent = { ...event, seq: 0 };
-      await responder.handle({
+      // One firing per key and finding per cooldown period (or day), whichever node runs the cron.
+      const slot = Math.floor(clock.now().getTime() / Math.max(cooldownMs, 86_400_000));
+      const acted = await responder.handle({
         rule,
         groupKey: f.keyId,
         group: { keyId: f.keyId, finding: f.finding },
@@ -246,8 +247,10 @@ export function createRulesRuntime(deps: {
         eventIds: [event.id],
         event: stored,
         at: event.time,
+        dedupKey: `${f.keyId}:${f.finding}:${slot}`,
+        evidence: [event],
       });
-      fired += 1;
+      if (acted) fired += 1;
     }
     return fired;
   }

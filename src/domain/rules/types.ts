@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../../store/repos/events.ts';
+import type { EventRecord, StoredEvent } from '../../store/repos/events.ts';
 
 export type RuleMode = 'enforce' | 'monitor';
 export type Severity = 'info' | 'warning' | 'error' | 'critical';
@@ -33,7 +33,7 @@ export interface ScheduledCheck {
 }
 
 export type RuleAction =
-  | { type: 'alert'; channels: string[]; message?: string | undefined }
+  | { type: 'alert'; channels: string[]; message?: string | undefined; throttle?: string | undefined }
   | { type: 'revoke_api_key'; target?: string | undefined }
   | { type: 'disable_user'; target?: string | undefined }
   | { type: 'lock_user'; duration: string; target?: string | undefined }
@@ -79,4 +79,8 @@ export interface Firing {
   /** The event that completed the match; its fields fill targets and message templates. */
   event: StoredEvent;
   at: string;
+  /** Overrides what identifies the firing (default: the event that completed the match). */
+  dedupKey?: string | undefined;
+  /** Events to commit with the firing's claim (a scheduled check's finding), so they exist once. */
+  evidence?: EventRecord[] | undefined;
 }
