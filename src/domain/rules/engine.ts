@@ -122,6 +122,7 @@ export function createRuleEngine(ctx: EngineContext) {
     let input: ConditionInput | undefined;
     let at = Number.NaN;
     let firings: Firing[] | undefined;
+    let lookups: Map<string, string | undefined> | undefined;
     for (const c of rulesForType(rules, event.type)) {
       const rule = c.rule;
       // What automation did is not evidence for more automation unless a rule asks for that type by name.
@@ -155,8 +156,15 @@ export function createRuleEngine(ctx: EngineContext) {
         const seenKey = `${g.key}\u0000${String(value)}`;
         let last = c.seen.get(seenKey);
         if (last === undefined && ctx.lastSeen) {
-          const since = new Date(at - c.lookbackMs).toISOString();
-          const found = await ctx.lastSeen(rule, event, rule.newValue.field, since);
+          // Rules asking the same question about this event share one lookup.
+          const question = `${rule.on.join(',')}\u0000${rule.newValue.groupBy.join(',')}\u0000${rule.newValue.field}\u0000${c.lookbackMs}`;
+          lookups ??= new Map();
+          let found = lookups.get(question);
+          if (!lookups.has(question)) {
+            const since = new Date(at - c.lookbackMs).toISOString();
+            found = await ctx.lastSeen(rule, event, rule.newValue.field, since);
+            lookups.set(question, found);
+          }
           if (found !== undefined) last = Date.parse(found);
         }
         c.seen.set(seenKey, at);
