@@ -1,20 +1,18 @@
-import { Cron } from 'croner';
 import { AppError } from '../../errors/app-error.ts';
 import type { OutboundHttp } from '../../net/outbound.ts';
 import type { StoredEvent } from '../../store/repos/events.ts';
 import type { Store } from '../../store/store.ts';
 import type { AlertService } from '../alerts/service.ts';
 import type { ApiKeyService } from '../api-keys/service.ts';
-import { buildEvent } from '../audit/events.ts';
 import type { IpBlockList } from '../detection/ip-blocks.ts';
 import type { Clock } from '../shared/clock.ts';
-import { parseDuration } from '../shared/duration.ts';
-import { type RequestContext, systemContext } from '../shared/types.ts';
+import { systemContext } from '../shared/types.ts';
 import type { UserService } from '../users/service.ts';
-import { runKeyCheck } from './checks.ts';
+import { backtestRule } from './backtest.ts';
 import { createEventTableFeed, type EventFeed } from './consumer.ts';
 import { createRuleEngine, type EngineContext } from './engine.ts';
 import { createResponder, type SessionTerminator } from './responder.ts';
+import { createScheduler } from './scheduler.ts';
 import { createRuleService } from './service.ts';
 import type { Rule } from './types.ts';
 
@@ -208,79 +206,7 @@ export function createRulesRuntime(deps: {
     onError: deps.onError,
   });
 
-  /** Runs a scheduled rule's check now: each finding is an event, and a firing unless in cooldown. */
-  async function runScheduled(rule: Rule): Promise<number> {
-    if (!rule.check) return 0;
-    const findings = await runKeyCheck(store.detection, rule.organizationId, rule.check, clock.now());
-    const ctx: RequestContext = {
-      actor: { type: 'rule', id: rule.id, display: rule.name },
-      ip: null,
-      userAgent: null,
-      requestId: null,
-    };
-    let fired = 0;
-    const cooldownMs = rule.cooldown ? (parseDuration(rule.cooldown) ?? 0) : 0;
-    for (const f of findings) {
-      const last = await store.rules.lastFiring(rule.id, f.keyId);
-      if (last && Date.parse(last) + cooldownMs > clock.now().getTime()) continue;
-      const event = buildEvent(clock, ctx, {
-        organizationId: rule.organizationId,
-        type: `api_key.${f.finding}`,
-        target: { type: 'api_key', id: f.keyId },
-        data: {
-          keyId: f.keyId,
-          name: f.name,
-          hint: f.hint,
-          finding: f.finding,
-          detail: f.detail,
-          ruleId: rule.id,
-        },
-      });
-      const stored: StoredEvent = { ...event, seq: 0 };
-      // One firing per key and finding per cooldown period (or day), whichever node runs the cron.
-      const slot = Math.floor(clock.now().getTime() / Math.max(cooldownMs, 86_400_000));
-      const acted = await responder.handle({
-        rule,
-        groupKey: f.keyId,
-        group: { keyId: f.keyId, finding: f.finding },
-        count: 1,
-        eventIds: [event.id],
-        event: stored,
-        at: event.time,
-        dedupKey: `${f.keyId}:${f.finding}:${slot}`,
-        evidence: [event],
-      });
-      if (acted) fired += 1;
-    }
-    return fired;
-  }
-
-  const crons = new Map<string, { version: number; cron: Cron }>();
-  let cronSync: NodeJS.Timeout | undefined;
-  async function syncCrons(): Promise<void> {
-    const rules = await store.rules.scheduled();
-    const live = new Set(rules.map((r) => r.id));
-    for (const [id, c] of crons) {
-      if (!live.has(id)) {
-        c.cron.stop();
-        crons.delete(id);
-      }
-    }
-    for (const rule of rules) {
-      const existing = crons.get(rule.id);
-      if (existing && existing.version === rule.version) continue;
-      existing?.cron.stop();
-      const cron = new Cron(
-        rule.schedule ?? '0 6 * * *',
-        { protect: true, catch: (e) => deps.onError?.(e) },
-        async () => {
-          const current = await store.rules.get(rule.organizationId, rule.id);
-          if (current?.enabled) await runScheduled(current);
-        },
-      );
-      crons.set(rule.id, { version: rule.version, cron });
-    }
-  }
+  const scheduler = createScheduler({ store, clock, responder, onError: deps.onError });
 
   return {
     ...service,
@@ -288,14 +214,10 @@ export function createRulesRuntime(deps: {
     drain: () => feed.drain(),
     start(intervalMs = 500) {
       feed.start(intervalMs);
-      void syncCrons().catch(deps.onError);
-      cronSync = setInterval(() => void syncCrons().catch(deps.onError), 60_000);
-      cronSync.unref();
+      scheduler.start();
     },
     async stop() {
-      if (cronSync) clearInterval(cronSync);
-      for (const c of crons.values()) c.cron.stop();
-      crons.clear();
+      scheduler.stop();
       await feed.stop();
     },
     async runNow(organizationId: string, id: string): Promise<number> {
@@ -304,7 +226,7 @@ export function createRulesRuntime(deps: {
         throw new AppError('validation_failed', 'Only a scheduled rule can be run on demand', {
           errors: [{ location: '/params/id', message: 'not a scheduled rule' }],
         });
-      return runScheduled(rule);
+      return scheduler.runScheduled(rule);
     },
 
     /** Replays stored events of [from, to) through one rule with fresh state; acts on nothing. */
@@ -313,69 +235,7 @@ export function createRulesRuntime(deps: {
       id: string,
       range: { from: string; to: string; limit?: number | undefined },
     ) {
-      const rule = await service.get(organizationId, id);
-      if (rule.schedule)
-        throw new AppError('validation_failed', 'A scheduled rule cannot be backtested', {
-          errors: [{ location: '/params/id', message: 'scheduled rule' }],
-        });
-      if (range.from >= range.to)
-        throw new AppError('validation_failed', 'from must be before to', {
-          errors: [{ location: '/body/from', message: 'must be before to' }],
-        });
-      const testRule: Rule = { ...rule, enabled: true };
-      const sandbox = createRuleEngine({ ...context, rulesFor: () => [testRule] });
-      const org = await store.organizations.get(organizationId);
-      const orgs = org?.isRoot ? [organizationId, '-'] : [organizationId];
-      const max = range.limit ?? 1000;
-      const firings: Array<{
-        at: string;
-        groupKey: string;
-        group: Record<string, unknown>;
-        count: number;
-        eventIds: string[];
-        ip: string | null;
-        actions: string[];
-      }> = [];
-      let scanned = 0;
-      let after: { time: string; seq: number } | undefined;
-      let truncated = false;
-      outer: for (;;) {
-        const rows = await store.ruleEvents.between(orgs, range.from, range.to, after, 1000);
-        for (const e of rows) {
-          scanned += 1;
-          for (const f of await sandbox.evaluate(e)) {
-            if (firings.length >= max) {
-              truncated = true;
-              break outer;
-            }
-            firings.push({
-              at: f.at,
-              groupKey: f.groupKey,
-              group: f.group,
-              count: f.count,
-              eventIds: f.eventIds,
-              ip: f.event.ip,
-              actions: rule.actions.map((a) =>
-                rule.mode === 'monitor' && a.type !== 'alert' && a.type !== 'webhook'
-                  ? `${a.type} (monitor: not taken)`
-                  : a.type,
-              ),
-            });
-          }
-        }
-        if (rows.length < 1000) break;
-        const last = rows[rows.length - 1];
-        if (last) after = { time: last.time, seq: last.seq };
-      }
-      return {
-        ruleId: rule.id,
-        ruleVersion: rule.version,
-        from: range.from,
-        to: range.to,
-        eventsScanned: scanned,
-        truncated,
-        firings,
-      };
+      return backtestRule({ store, context }, await service.get(organizationId, id), range);
     },
   };
 }
