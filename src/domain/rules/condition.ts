@@ -54,7 +54,20 @@ const localCache = new Map<string, { hour: number; minute: number; weekday: numb
  * `tz`. Every zone's offset is a multiple of 15 minutes, so one Intl lookup
  * per zone and UTC quarter-hour serves every event in it.
  */
+let lastTime = '';
+let lastTz = '';
+let lastParts = { hour: 0, minute: 0, weekday: 0 };
+
 export function localParts(time: string, tz: string): { hour: number; minute: number; weekday: number } {
+  // Several rules usually ask about the same event's time in the same zone.
+  if (time === lastTime && tz === lastTz) return lastParts;
+  lastParts = computeLocal(time, tz);
+  lastTime = time;
+  lastTz = tz;
+  return lastParts;
+}
+
+function computeLocal(time: string, tz: string): { hour: number; minute: number; weekday: number } {
   const ms = Date.parse(time);
   const bucket = Math.floor(ms / QUARTER_HOUR);
   const cacheKey = `${tz}\u0000${bucket}`;

@@ -1,7 +1,7 @@
 import type { StoredEvent } from '../../store/repos/events.ts';
 import { parseDuration } from '../shared/duration.ts';
 import { type Condition, type ConditionInput, compileCondition } from './condition.ts';
-import { compileTypeMatcher, namesExactly, readPath } from './paths.ts';
+import { compilePath, compileTypeMatcher, namesExactly, readPath } from './paths.ts';
 import type { Firing, Rule } from './types.ts';
 import { createThresholdState, type ThresholdState } from './windows.ts';
 
@@ -60,7 +60,7 @@ function groupOf(
   const group: Record<string, unknown> = {};
   let key = '';
   for (const f of fields) {
-    const v = readPath(event, f);
+    const v = compilePath(f)(event);
     group[f] = v ?? null;
     key += `${key ? '|' : ''}${v === undefined || v === null ? '' : String(v)}`;
   }

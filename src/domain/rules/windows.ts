@@ -1,5 +1,5 @@
 import { parseDuration } from '../shared/duration.ts';
-import { readFirst } from './paths.ts';
+import { compileAlternatives } from './paths.ts';
 import type { Threshold } from './types.ts';
 
 export interface WindowHit {
@@ -48,6 +48,7 @@ export function createThresholdState(threshold: Threshold) {
   const historyBuckets = threshold.baseline
     ? Math.max(1, Math.floor((parseDuration(threshold.baseline.history) ?? 86_400_000) / windowMs))
     : 0;
+  const readDistinct = threshold.distinct ? compileAlternatives(threshold.distinct) : undefined;
   const counts = new Map<string, CountGroup>();
   const distincts = new Map<string, DistinctGroup>();
   const baselines = new Map<string, BaselineGroup>();
@@ -146,7 +147,7 @@ export function createThresholdState(threshold: Threshold) {
         sweep(at);
       }
       if (threshold.baseline) return addBaseline(groupKey, at, id);
-      if (threshold.distinct) return addDistinct(groupKey, at, id, readFirst(event, threshold.distinct));
+      if (readDistinct) return addDistinct(groupKey, at, id, readDistinct(event));
       return addCount(groupKey, at, id);
     },
     size: () => counts.size + distincts.size + baselines.size,
