@@ -18,6 +18,19 @@ import type { Rule } from './types.ts';
 
 const CACHE_MS = 5_000;
 
+/** Facts of an unknown key: every field present, so conditions compare instead of failing. */
+const UNKNOWN_KEY: Record<string, unknown> = Object.freeze({
+  id: '',
+  name: '',
+  scope: '',
+  readOnly: false,
+  owner: false,
+  decoy: false,
+  status: 'unknown',
+  createdAt: '',
+  expiresAt: '',
+});
+
 /**
  * Rules end to end: the CRUD service, the engine with its caches, the
  * durable event consumer that feeds it, the responder that acts, scheduled
@@ -69,7 +82,7 @@ export function createRulesRuntime(deps: {
       const id = `${organizationId}/${keyId}`;
       const hit = keyCache.get(id);
       if (hit && wall() - hit.at < CACHE_MS * 6) return hit.facts;
-      const facts = (await store.detection.keyFacts(organizationId, keyId)) ?? {};
+      const facts = (await store.detection.keyFacts(organizationId, keyId)) ?? UNKNOWN_KEY;
       if (keyCache.size > 50_000) keyCache.clear();
       keyCache.set(id, { at: wall(), facts });
       return facts;

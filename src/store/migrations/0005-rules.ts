@@ -105,6 +105,14 @@ export async function up(db: Kysely<any>, _context: MigrationContext): Promise<v
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
 
+  // newValue rules (a key used from an IP it has not used in 30 days) ask "when did this key last
+  // come from this address?"; without this index that question scans the organization's events.
+  await db.schema
+    .createIndex('events_target_ip_idx')
+    .on('events')
+    .columns(['organization_id', 'target_id', 'ip', 'seq'])
+    .execute();
+
   // Consulted by login (issue 4): a user whose locked_until is in the future must be refused.
   await db.schema.alterTable('users').addColumn('locked_until', 'text').execute();
   await db.schema
