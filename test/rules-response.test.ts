@@ -395,6 +395,30 @@ describeEachDb(
       expect(reasons.filter((x) => x.startsWith('limit of 1'))).toHaveLength(2);
     });
 
+    it('disables a user and ends their sessions, each audited with the rule as actor', async () => {
+      const user = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/users`,
+        payload: { email: 'compromised@example.com' },
+      });
+      const userId = user.json().id as string;
+      const r = await rule(t(), {
+        name: 'Disable on custom signal',
+        on: ['custom.compromised'],
+        actions: [{ type: 'terminate_sessions' }, { type: 'disable_user' }],
+      });
+      await t().services.store.events.append([
+        { ...loginFailed(t(), userId, '192.0.2.201'), type: 'custom.compromised' },
+      ]);
+      await t().services.rules.drain();
+      const got = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}` });
+      expect(got.json().status).toBe('disabled');
+      const disabled = (await audit(t(), 'user.disabled')).find((e) => e.target?.id === userId);
+      expect(disabled?.actor).toMatchObject({ type: 'rule', id: r.id });
+      const ended = (await audit(t(), 'user.sessions.terminated')).find((e) => e.target?.id === userId);
+      expect(ended?.actor).toMatchObject({ type: 'rule', id: r.id });
+    });
+
     it('handles a replayed event once (idempotent firings)', async () => {
       const r = await rule(t(), { name: 'Replay probe', on: ['custom.probe'], actions: [] });
       const e = { ...loginFailed(t(), 'usr_x', '192.0.2.1'), type: 'custom.probe' };
