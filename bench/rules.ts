@@ -278,7 +278,7 @@ async function main(): Promise<void> {
       '',
       `Through the real consumer (read from SQLite in commit order, evaluate, claim each firing and write its \`rule.triggered\` in a transaction): **${consumer.eventsPerSecond.toLocaleString('en')} events/s** (${consumer.events.toLocaleString('en')} events, ${consumer.firings} firings, ${consumer.seconds} s).`,
       '',
-      `Measured ${result.date}. Acting on firings (database writes, alerts) is not part of the figure; events arrive as the consumer hands them over after reading a batch.`,
+      `Measured ${result.date}. Acting on firings (database writes, alerts) is not part of the engine figure; there, events arrive as the consumer hands them over after reading a batch.`,
       '',
     ].join('\n'),
   );
