@@ -119,7 +119,7 @@ describeEachDb(
         url: `/v1/organizations/${other.org}/rules`,
         key: other.ownerKey,
       });
-      expect(res.json().data.length).toBe(9);
+      expect(res.json().data.length).toBe(11);
       const again = await t().call({
         method: 'POST',
         url: `/v1/organizations/${other.org}/rule-templates/install`,

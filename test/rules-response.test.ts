@@ -113,6 +113,8 @@ describeEachDb(
           'credential-stuffing',
           'honeytoken',
           'key-hygiene',
+          'key-never-used',
+          'key-unused',
           'key-new-ip',
           'read-only-volume',
           'revoked-key-used',
