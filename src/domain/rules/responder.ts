@@ -189,12 +189,7 @@ export function createResponder(deps: {
     firingId,
     async handle(f: Firing): Promise<boolean> {
       const { rule } = f;
-      const ctx: RequestContext = {
-        actor: { type: 'rule', id: rule.id, display: rule.name },
-        ip: null,
-        userAgent: null,
-        requestId: null,
-      };
+      const ctx = ruleContext(f);
       const id = firingId(f);
       const now = clock.now().toISOString();
       const claimed = await store.transaction(async (tx) => {
