@@ -1,0 +1,228 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Dialect } from '../db.ts';
+import type { Database } from '../schema.ts';
+import type {
+  DeliveryStatus,
+  WebhookAttemptsTable,
+  WebhookDeliveriesTable,
+  WebhookEndpointsTable,
+} from '../schema-events.ts';
+
+export type EndpointRow = Selectable<WebhookEndpointsTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AttemptRow = Selectable<WebhookAttemptsTable>;
+
+export interface NewDelivery {
+  id: string;
+  organization_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  created_at: string;
+}
+
+export interface DeliveryFilter {
+  endpointId?: string | undefined;
+  eventId?: string | undefined;
+  status?: DeliveryStatus | undefined;
+  /** Keyset: deliveries older than this sequence number (newest first). */
+  beforeSeq?: number | undefined;
+  limit: number;
+}
+
+export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
+  return {
+    async insertEndpoint(row: EndpointRow): Promise<void> {
+      await db.insertInto('webhook_endpoints').values(row).execute();
+    },
+    async updateEndpoint(organizationId: string, id: string, patch: Partial<EndpointRow>): Promise<boolean> {
+      const res = await db
+        .updateTable('webhook_endpoints')
+        .set(patch)
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+    async deleteEndpoint(organizationId: string, id: string): Promise<boolean> {
+      const res = await db
+        .deleteFrom('webhook_endpoints')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    },
+    async getEndpoint(organizationId: string, id: string): Promise<EndpointRow | undefined> {
+      return db
+        .selectFrom('webhook_endpoints')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+    },
+    async endpointById(id: string): Promise<EndpointRow | undefined> {
+      return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+    async listEndpoints(organizationId: string, afterId: string | undefined, limit: number): Promise<EndpointRow[]> {
+      let q = db.selectFrom('webhook_endpoints').selectAll().where('organization_id', '=', organizationId);
+      if (afterId !== undefined) q = q.where('id', '>', afterId);
+      return q.orderBy('id').limit(limit).execute();
+    },
+    /** Enabled endpoints of these organizations: the fan-out's subscribers. */
+    async enabledEndpoints(organizationIds: readonly string[]): Promise<EndpointRow[]> {
+      if (organizationIds.length === 0) return [];
+      return db
+        .selectFrom('webhook_endpoints')
+        .selectAll()
+        .where('organization_id', 'in', [...organizationIds])
+        .where('enabled', '=', 1)
+        .execute();
+    },
+    async insertDeliveries(rows: readonly NewDelivery[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 100) {
+        await db
+          .insertInto('webhook_deliveries')
+          .values(
+            rows.slice(i, i + 100).map((r) => ({
+              ...r,
+              status: 'pending' as const,
+              attempts: 0,
+              failures: 0,
+              next_attempt_at: r.created_at,
+              updated_at: r.created_at,
+            })),
+          )
+          .execute();
+      }
+    },
+    /**
+     * Claims up to `limit` due deliveries, each the oldest pending delivery of
+     * its endpoint (deliveries to one endpoint go in order, one at a time),
+     * and leases them to `owner` until `leaseUntil`. Exactly one caller
+     * receives a row: on PostgreSQL the candidates are locked FOR UPDATE SKIP
+     * LOCKED and leased in the same transaction; SQLite has a single writer.
+     * Call inside a transaction.
+     */
+    async claimDue(owner: string, now: string, leaseUntil: string, limit: number): Promise<DeliveryRow[]> {
+      let query = db
+        .selectFrom('webhook_deliveries as d')
+        .selectAll('d')
+        .where('d.status', '=', 'pending')
+        .where('d.next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<', now)]))
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('webhook_deliveries as e')
+                .select('e.seq')
+                .where('e.endpoint_id', '=', eb.ref('d.endpoint_id'))
+                .where('e.status', '=', 'pending')
+                .where('e.seq', '<', eb.ref('d.seq')),
+            ),
+          ),
+        )
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('webhook_endpoints as w')
+              .select('w.id')
+              .where('w.id', '=', eb.ref('d.endpoint_id'))
+              .where('w.enabled', '=', 1),
+          ),
+        )
+        .orderBy('d.seq')
+        .limit(limit);
+      if (dialect === 'postgres') query = query.forUpdate().skipLocked();
+      const rows = await query.execute();
+      if (rows.length === 0) return [];
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: owner, lease_until: leaseUntil })
+        .where(
+          'id',
+          'in',
+          rows.map((r) => r.id),
+        )
+        .execute();
+      return rows.map((r) => ({ ...r, lease_owner: owner, lease_until: leaseUntil }));
+    },
+    /** Records an attempt's outcome; false (and nothing written) when the lease was lost to another dispatcher. */
+    async finishAttempt(
+      attempt: AttemptRow,
+      delivery: Pick<DeliveryRow, 'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'>,
+      owner: string,
+      now: string,
+    ): Promise<boolean> {
+      const res = await db
+        .updateTable('webhook_deliveries')
+        .set({
+          status: delivery.status,
+          next_attempt_at: delivery.next_attempt_at,
+          failures: delivery.failures,
+          attempts: attempt.attempt,
+          last_status: delivery.last_status,
+          last_error: delivery.last_error,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: now,
+        })
+        .where('id', '=', delivery.id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await db.insertInto('webhook_attempts').values(attempt).execute();
+      return true;
+    },
+    async getDelivery(organizationId: string, id: string): Promise<DeliveryRow | undefined> {
+      return db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+    },
+    async listDeliveries(organizationId: string, filter: DeliveryFilter): Promise<DeliveryRow[]> {
+      let q = db.selectFrom('webhook_deliveries').selectAll().where('organization_id', '=', organizationId);
+      if (filter.endpointId !== undefined) q = q.where('endpoint_id', '=', filter.endpointId);
+      if (filter.eventId !== undefined) q = q.where('event_id', '=', filter.eventId);
+      if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+      if (filter.beforeSeq !== undefined) q = q.where('seq', '<', filter.beforeSeq);
+      return q.orderBy('seq', 'desc').limit(filter.limit).execute();
+    },
+    async attemptsOf(deliveryIds: readonly string[]): Promise<AttemptRow[]> {
+      if (deliveryIds.length === 0) return [];
+      return db
+        .selectFrom('webhook_attempts')
+        .selectAll()
+        .where('delivery_id', 'in', [...deliveryIds])
+        .orderBy('delivery_id')
+        .orderBy('attempt')
+        .execute();
+    },
+    /** Puts a delivery back in the queue now, with a fresh retry schedule. */
+    async requeue(organizationId: string, id: string, now: string): Promise<boolean> {
+      const res = await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: now, failures: 0, lease_owner: null, lease_until: null, updated_at: now })
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+    async countByStatus(endpointId: string): Promise<Record<DeliveryStatus, number>> {
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('endpoint_id', '=', endpointId)
+        .groupBy('status')
+        .execute();
+      const out: Record<DeliveryStatus, number> = { pending: 0, succeeded: 0, failed: 0 };
+      for (const r of rows) out[r.status] = Number(r.n);
+      return out;
+    },
+  };
+}
+
+export type WebhooksRepo = ReturnType<typeof createWebhooksRepo>;
