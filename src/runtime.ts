@@ -36,6 +36,7 @@ export async function openRuntime(
     db,
     services,
     async close() {
+      await services.dispatcher.stop();
       await services.batch.stop();
       await db.close();
     },

@@ -1,4 +1,5 @@
 import type { Config } from './config/schema.ts';
+import { newId } from './crypto/ids.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
@@ -8,8 +9,15 @@ import { createAuditSealer } from './domain/audit/seals.ts';
 import { createAuditService } from './domain/audit/service.ts';
 import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
-import type { Clock } from './domain/shared/clock.ts';
+import { type Clock, systemClock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
+import { createWebhookDispatcher } from './domain/webhooks/dispatcher.ts';
+import { webhookFanOut } from './domain/webhooks/fanout.ts';
+import { createWebhookService } from './domain/webhooks/service.ts';
+import { createDispatcherLoop } from './events/dispatcher-loop.ts';
+import { createEventPipeline } from './events/pipeline.ts';
+import type { OutboundHttp } from './net/outbound.ts';
+import { createOutboundHttp } from './net/outbound-http.ts';
 import type { Store } from './store/store.ts';
 
 /** The composition of every domain service, wired once; routes and the CLI receive this. */
@@ -17,8 +25,12 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'>;
+  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'outboundAllowlist'>>;
   onBackgroundError?: (error: unknown) => void;
+  /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
+  outbound?: OutboundHttp;
+  /** Poll interval of the event dispatcher when idle (ms); 100. */
+  dispatchIntervalMs?: number;
 }) {
   const { store, clock, masterKey } = deps;
   const batch = createBatchWriter({
@@ -27,11 +39,33 @@ export function createServices(deps: {
     onError: deps.onBackgroundError,
   });
   const apiKeys = createApiKeyService({ store, clock, hashKey: createKeyHasher(masterKey), batch });
+  const secretBox = createSecretBox(masterKey);
+  const outbound = deps.outbound ?? createOutboundHttp({ allowlist: deps.config.outboundAllowlist ?? [] });
+  const events = createEventPipeline({ store, clock, holder: newId('dsp') });
+  const webhookDispatcher = createWebhookDispatcher({
+    store,
+    clock,
+    sendClock: systemClock,
+    outbound,
+    secretBox,
+  });
+  events.subscribe(webhookFanOut({ clock }));
+  const dispatcher = createDispatcherLoop({
+    pipeline: events,
+    webhooks: webhookDispatcher,
+    intervalMs: deps.dispatchIntervalMs,
+    onError: deps.onBackgroundError,
+  });
   return {
     store,
     clock,
     batch,
-    secretBox: createSecretBox(masterKey),
+    secretBox,
+    outbound,
+    events,
+    dispatcher,
+    webhookDispatcher,
+    webhooks: createWebhookService({ store, clock, secretBox, outbound, dispatcher: webhookDispatcher }),
     apiKeys,
     organizations: createOrganizationService({ store, clock, apiKeys }),
     users: createUserService({ store, clock }),

@@ -117,6 +117,12 @@ export const errorCodes = {
     description:
       'The request does not match the schema; `errors` lists every problem with its location. Unknown fields are refused.',
   },
+  webhook_url_refused: {
+    status: 422,
+    title: 'Webhook URL refused',
+    description:
+      'The URL is not https, or its host resolves to a loopback, private, link-local or cloud-metadata address (SSRF protection). Hosts and ranges in `LATCHKEY_OUTBOUND_ALLOWLIST` are exempt.',
+  },
   rate_limited: {
     status: 429,
     title: 'Rate limited',

@@ -43,28 +43,56 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
     [
       'organization.updated',
       "An organization's name or settings changed.",
-      open({ changes: Type.Record(Type.String(), Type.Unknown(), { description: 'The fields set, with their new values.' }) }),
+      open({
+        changes: Type.Record(Type.String(), Type.Unknown(), {
+          description: 'The fields set, with their new values.',
+        }),
+      }),
     ],
   ]),
   ...define('Users', [
     ['user.created', 'A user was created.', open({ email: Str(), name: NullableStr() })],
-    ['user.updated', "A user's profile or metadata changed.", open({ changes: StrList('Names of the changed fields.') })],
+    [
+      'user.updated',
+      "A user's profile or metadata changed.",
+      open({ changes: StrList('Names of the changed fields.') }),
+    ],
     ['user.disabled', 'A user was disabled and can no longer sign in.', open({ email: Str() })],
     ['user.enabled', 'A disabled user was enabled again.', open({ email: Str() })],
     ['user.deleted', 'A user was deleted.', open({ email: Str() })],
-    ['user.locked', 'A user was locked (too many failed logins, or by a rule).', open({ ...userRef, until: NullableStr(), reason: Str() })],
+    [
+      'user.locked',
+      'A user was locked (too many failed logins, or by a rule).',
+      open({ ...userRef, until: NullableStr(), reason: Str() }),
+    ],
     ['user.unlocked', 'A locked user was unlocked.', open({ ...userRef })],
     ['user.password_set', 'A user set or reset their password.', open({ ...userRef })],
-    ['user.login.succeeded', 'A user signed in.', open({ ...userRef, method: Str('password, mfa, oauth, …') })],
-    ['user.login.failed', 'A sign-in attempt failed.', open({ email: NullableStr(), reason: Str(), ip: NullableStr() })],
-    ['user.mfa.enrolled', 'A user enrolled an MFA factor (TOTP or WebAuthn).', open({ ...userRef, factor: Str() })],
+    [
+      'user.login.succeeded',
+      'A user signed in.',
+      open({ ...userRef, method: Str('password, mfa, oauth, …') }),
+    ],
+    [
+      'user.login.failed',
+      'A sign-in attempt failed.',
+      open({ email: NullableStr(), reason: Str(), ip: NullableStr() }),
+    ],
+    [
+      'user.mfa.enrolled',
+      'A user enrolled an MFA factor (TOTP or WebAuthn).',
+      open({ ...userRef, factor: Str() }),
+    ],
     ['user.mfa.removed', 'A user removed an MFA factor.', open({ ...userRef, factor: Str() })],
     ['user.mfa.succeeded', 'An MFA challenge was passed.', open({ ...userRef, factor: Str() })],
     ['user.mfa.failed', 'An MFA challenge failed.', open({ ...userRef, factor: Str() })],
   ]),
   ...define('Roles', [
     ['role.created', 'A custom role was created.', open({ key: Str(), permissions: StrList() })],
-    ['role.updated', "A role's permissions changed.", open({ key: Str(), added: StrList(), removed: StrList() })],
+    [
+      'role.updated',
+      "A role's permissions changed.",
+      open({ key: Str(), added: StrList(), removed: StrList() }),
+    ],
     ['role.deleted', 'A custom role was deleted.', open({ key: Str() })],
     ['role.assigned', 'A role was assigned to a user.', open({ roleId: Str(), roleKey: Str(), ...userRef })],
     ['role.unassigned', 'A role was taken from a user.', open({ roleId: Str(), roleKey: Str(), ...userRef })],
@@ -83,14 +111,38 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
         createdBy: NullableStr(),
       }),
     ],
-    ['api_key.updated', "An API key's name, description, permissions or allowlist changed.", open({ ...keyRef, changes: Type.Unknown() })],
-    ['api_key.rotated', 'An API key was rotated: a new secret, the old one valid for a grace period.', open({ ...keyRef, newKeyId: Str(), graceUntil: NullableStr() })],
-    ['api_key.revoked', 'An API key was revoked; it stopped working before the call returned.', open({ ...keyRef, name: Str(), hint: Str(), revokedBy: NullableStr(), reason: NullableStr() })],
+    [
+      'api_key.updated',
+      "An API key's name, description, permissions or allowlist changed.",
+      open({ ...keyRef, changes: Type.Unknown() }),
+    ],
+    [
+      'api_key.rotated',
+      'An API key was rotated: a new secret, the old one valid for a grace period.',
+      open({ ...keyRef, newKeyId: Str(), graceUntil: NullableStr() }),
+    ],
+    [
+      'api_key.revoked',
+      'An API key was revoked; it stopped working before the call returned.',
+      open({ ...keyRef, name: Str(), hint: Str(), revokedBy: NullableStr(), reason: NullableStr() }),
+    ],
     ['api_key.expired', 'An API key reached its expiry time.', open({ ...keyRef })],
     ['api_key.rotation_due', 'An API key is past its rotation period.', open({ ...keyRef })],
-    ['api_key.leaked', 'An API key was reported as leaked (for example by a secret scanner).', open({ ...keyRef, source: Str() })],
-    ['api_key.used', 'An API key authenticated a request (written in batches).', open({ ...keyRef, endpoint: NullableStr(), ip: NullableStr() })],
-    ['api_key.ip_denied', "An API key was used from outside its IP allowlist.", open({ ...keyRef, ip: NullableStr() })],
+    [
+      'api_key.leaked',
+      'An API key was reported as leaked (for example by a secret scanner).',
+      open({ ...keyRef, source: Str() }),
+    ],
+    [
+      'api_key.used',
+      'An API key authenticated a request (written in batches).',
+      open({ ...keyRef, endpoint: NullableStr(), ip: NullableStr() }),
+    ],
+    [
+      'api_key.ip_denied',
+      'An API key was used from outside its IP allowlist.',
+      open({ ...keyRef, ip: NullableStr() }),
+    ],
     ['api_key.rate_limited', 'An API key exceeded its rate limit.', open({ ...keyRef })],
   ]),
   ...define('Authentication', [
@@ -102,27 +154,45 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
   ]),
   ...define('Sessions', [
     ['session.created', 'A user session was started.', open({ sessionId: Str(), ...userRef })],
-    ['session.revoked', 'A session was terminated (sign-out, admin, or a rule).', open({ sessionId: Str(), ...userRef })],
+    [
+      'session.revoked',
+      'A session was terminated (sign-out, admin, or a rule).',
+      open({ sessionId: Str(), ...userRef }),
+    ],
   ]),
   ...define('OAuth clients and signing keys', [
     ['client.created', 'An OAuth client was registered.', open({ ...clientRef, name: Str() })],
     ['client.updated', "An OAuth client's settings changed.", open({ ...clientRef })],
     ['client.deleted', 'An OAuth client was deleted.', open({ ...clientRef })],
     ['client.secret_rotated', "An OAuth client's secret was rotated.", open({ ...clientRef })],
-    ['signing_key.rotated', 'The token signing key was rotated.', open({ kid: Str('Key id of the new key.') })],
+    [
+      'signing_key.rotated',
+      'The token signing key was rotated.',
+      open({ kid: Str('Key id of the new key.') }),
+    ],
   ]),
   ...define('Webhooks', [
     [
       'webhook.endpoint.created',
       'A webhook endpoint was created.',
-      Type.Object({ ...endpointRef, eventTypes: StrList(), enabled: Type.Boolean() }, { additionalProperties: false }),
+      Type.Object(
+        { ...endpointRef, eventTypes: StrList(), enabled: Type.Boolean() },
+        { additionalProperties: false },
+      ),
     ],
     [
       'webhook.endpoint.updated',
       'A webhook endpoint was changed.',
-      Type.Object({ ...endpointRef, changes: StrList('Names of the changed fields.') }, { additionalProperties: false }),
+      Type.Object(
+        { ...endpointRef, changes: StrList('Names of the changed fields.') },
+        { additionalProperties: false },
+      ),
     ],
-    ['webhook.endpoint.deleted', 'A webhook endpoint was deleted.', Type.Object({ ...endpointRef }, { additionalProperties: false })],
+    [
+      'webhook.endpoint.deleted',
+      'A webhook endpoint was deleted.',
+      Type.Object({ ...endpointRef }, { additionalProperties: false }),
+    ],
     [
       'webhook.endpoint.disabled',
       'Latchkey disabled an endpoint: it answered 410 Gone, or every delivery failed for 5 days.',
@@ -134,7 +204,10 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
     [
       'webhook.endpoint.secret_rotated',
       "A webhook endpoint's signing secret was rotated; the previous one still signs until `previousSecretExpiresAt`.",
-      Type.Object({ ...endpointRef, previousSecretExpiresAt: NullableStr() }, { additionalProperties: false }),
+      Type.Object(
+        { ...endpointRef, previousSecretExpiresAt: NullableStr() },
+        { additionalProperties: false },
+      ),
     ],
     [
       'webhook.test',
@@ -144,12 +217,28 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
   ]),
   ...define('Rules and alerts', [
     ['rule.created', 'A detection rule was created.', open({ ...ruleRef, name: Str() })],
-    ['rule.updated', 'A detection rule was changed (a new version).', open({ ...ruleRef, version: Type.Integer() })],
+    [
+      'rule.updated',
+      'A detection rule was changed (a new version).',
+      open({ ...ruleRef, version: Type.Integer() }),
+    ],
     ['rule.deleted', 'A detection rule was deleted.', open({ ...ruleRef })],
-    ['rule.triggered', 'A rule fired: the events that made it fire and what it did.', open({ ...ruleRef, version: Type.Integer(), eventIds: StrList(), actions: Type.Array(Type.Unknown()) })],
+    [
+      'rule.triggered',
+      'A rule fired: the events that made it fire and what it did.',
+      open({ ...ruleRef, version: Type.Integer(), eventIds: StrList(), actions: Type.Array(Type.Unknown()) }),
+    ],
     ['alert.sent', 'An alert was delivered to a channel.', open({ channelId: Str(), ...ruleRef })],
-    ['alert.failed', 'An alert could not be delivered to a channel.', open({ channelId: Str(), error: Str() })],
-    ['ip.blocked', 'An IP address was blocked for a duration by a rule.', open({ ip: Str(), until: NullableStr() })],
+    [
+      'alert.failed',
+      'An alert could not be delivered to a channel.',
+      open({ channelId: Str(), error: Str() }),
+    ],
+    [
+      'ip.blocked',
+      'An IP address was blocked for a duration by a rule.',
+      open({ ip: Str(), until: NullableStr() }),
+    ],
   ]),
 ];
 

@@ -39,8 +39,9 @@ export function openApiWebhooks(): Record<string, unknown> {
 }
 
 function fields(schema: unknown): string {
-  const props = (schema as { properties?: Record<string, { type?: unknown; description?: string; anyOf?: unknown[] }> })
-    .properties;
+  const props = (
+    schema as { properties?: Record<string, { type?: unknown; description?: string; anyOf?: unknown[] }> }
+  ).properties;
   if (!props || Object.keys(props).length === 0) return '—';
   return Object.entries(props)
     .map(([name, p]) => {

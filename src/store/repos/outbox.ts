@@ -75,7 +75,9 @@ export function createOutboxRepo(db: Kysely<Database>, dialect: Dialect) {
         await db
           .insertInto('event_stream')
           .values(
-            events.slice(i, i + 200).map((e) => ({ event_id: e.id, organization_id: e.organizationId, type: e.type })),
+            events
+              .slice(i, i + 200)
+              .map((e) => ({ event_id: e.id, organization_id: e.organizationId, type: e.type })),
           )
           .execute();
       }
@@ -99,6 +101,20 @@ export function createOutboxRepo(db: Kysely<Database>, dialect: Dialect) {
       }
       const rows = await query.orderBy('s.pos').limit(filter.limit).execute();
       return rows.map((r) => ({ pos: Number(r.pos), event: toStoredEvent(r) }));
+    },
+    /** Events of a time range in log order, for replay; keyset on `seq`. */
+    async eventsInRange(organizationId: string, from: string, to: string, afterSeq: number, limit: number) {
+      const rows = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('time', '>=', from)
+        .where('time', '<', to)
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map(toStoredEvent);
     },
     async lastPos(organizationId: string): Promise<number> {
       const row = await db

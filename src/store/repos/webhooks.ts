@@ -64,7 +64,11 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
     async endpointById(id: string): Promise<EndpointRow | undefined> {
       return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
     },
-    async listEndpoints(organizationId: string, afterId: string | undefined, limit: number): Promise<EndpointRow[]> {
+    async listEndpoints(
+      organizationId: string,
+      afterId: string | undefined,
+      limit: number,
+    ): Promise<EndpointRow[]> {
       let q = db.selectFrom('webhook_endpoints').selectAll().where('organization_id', '=', organizationId);
       if (afterId !== undefined) q = q.where('id', '>', afterId);
       return q.orderBy('id').limit(limit).execute();
@@ -79,7 +83,11 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
         .where('enabled', '=', 1)
         .execute();
     },
-    async insertDeliveries(rows: readonly NewDelivery[]): Promise<void> {
+    /** `lease` hands the new rows to one dispatcher at once (test-send attempts its own row). */
+    async insertDeliveries(
+      rows: readonly NewDelivery[],
+      lease?: { lease_owner: string; lease_until: string },
+    ): Promise<void> {
       for (let i = 0; i < rows.length; i += 100) {
         await db
           .insertInto('webhook_deliveries')
@@ -91,6 +99,7 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
               failures: 0,
               next_attempt_at: r.created_at,
               updated_at: r.created_at,
+              ...(lease ?? {}),
             })),
           )
           .execute();
@@ -151,7 +160,10 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
     /** Records an attempt's outcome; false (and nothing written) when the lease was lost to another dispatcher. */
     async finishAttempt(
       attempt: AttemptRow,
-      delivery: Pick<DeliveryRow, 'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'>,
+      delivery: Pick<
+        DeliveryRow,
+        'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'
+      >,
       owner: string,
       now: string,
     ): Promise<boolean> {
@@ -205,7 +217,14 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
     async requeue(organizationId: string, id: string, now: string): Promise<boolean> {
       const res = await db
         .updateTable('webhook_deliveries')
-        .set({ status: 'pending', next_attempt_at: now, failures: 0, lease_owner: null, lease_until: null, updated_at: now })
+        .set({
+          status: 'pending',
+          next_attempt_at: now,
+          failures: 0,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: now,
+        })
         .where('organization_id', '=', organizationId)
         .where('id', '=', id)
         .executeTakeFirst();
