@@ -5,6 +5,7 @@ import { renderConfigurationDoc } from './config/docs.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { renderErrorsDoc } from './errors/docs.ts';
+import { renderEventsDoc } from './events/docs.ts';
 import { openRuntime } from './runtime.ts';
 
 function config(options: { config?: string }): Readonly<Config> {
@@ -120,10 +121,14 @@ program
 
 program
   .command('docs')
-  .description('regenerate docs/configuration.md and docs/errors.md')
+  .description('regenerate docs/configuration.md, docs/errors.md and docs/events.md')
   .option('--write', 'write the files')
   .action((options: { write?: boolean }) => {
-    const files = { 'docs/configuration.md': renderConfigurationDoc(), 'docs/errors.md': renderErrorsDoc() };
+    const files = {
+      'docs/configuration.md': renderConfigurationDoc(),
+      'docs/errors.md': renderErrorsDoc(),
+      'docs/events.md': renderEventsDoc(),
+    };
     for (const [path, text] of Object.entries(files)) {
       if (options.write) writeFileSync(path, text);
       else process.stdout.write(text);
