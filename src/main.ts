@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { serve } from './cli/serve.ts';
+import { worker } from './cli/worker.ts';
 import { renderConfigurationDoc } from './config/docs.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -31,6 +32,14 @@ program
   .description('run the HTTPS server (migrates, and bootstraps an empty database)')
   .action(async () => {
     await serve(config(program.opts()));
+  });
+
+program
+  .command('worker')
+  .description('run the event dispatcher (outbox fan-out and webhook delivery) without the HTTP server')
+  .option('--once', 'deliver everything due now, then exit')
+  .action(async (options: { once?: boolean }) => {
+    await worker(config(program.opts()), options);
   });
 
 program

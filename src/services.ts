@@ -25,12 +25,10 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'outboundAllowlist'>>;
+  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval'>>;
   onBackgroundError?: (error: unknown) => void;
   /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
   outbound?: OutboundHttp;
-  /** Poll interval of the event dispatcher when idle (ms); 100. */
-  dispatchIntervalMs?: number;
 }) {
   const { store, clock, masterKey } = deps;
   const batch = createBatchWriter({
@@ -53,7 +51,7 @@ export function createServices(deps: {
   const dispatcher = createDispatcherLoop({
     pipeline: events,
     webhooks: webhookDispatcher,
-    intervalMs: deps.dispatchIntervalMs,
+    intervalMs: deps.config.dispatchInterval,
     onError: deps.onBackgroundError,
   });
   return {

@@ -32,6 +32,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   sealTimer.unref();
 
   await app.listen({ port: config.port, host: config.host });
+  services.dispatcher.start(); // delivers what the outbox holds, including events committed before a crash
   process.stderr.write(
     [
       '',
