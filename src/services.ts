@@ -25,7 +25,8 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval'>>;
+  config: Pick<Config, 'usageFlushInterval'> &
+    Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval'>>;
   onBackgroundError?: (error: unknown) => void;
   /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
   outbound?: OutboundHttp;
