@@ -13,6 +13,9 @@ export const DELIVERY_TIMEOUT_MS = 15_000;
 /** Longer than the request timeout, so a live dispatcher never loses a lease it is still using. */
 const LEASE_MS = 60_000;
 const RESPONSE_KEEP = 1024;
+/** Deliveries of one endpoint leased, sent and recorded together. */
+const RUN_LENGTH = 50;
+const RUN_BUDGET_MS = 5_000;
 
 export interface AttemptResult {
   attempt: number;
@@ -28,7 +31,10 @@ export interface WebhookDispatcher {
   runOnce(): Promise<number>;
   /** Leases up to `limit` due deliveries, each the head of its endpoint's queue. */
   claim(limit: number): Promise<DeliveryRow[]>;
-  /** Attempts a claimed delivery and records the outcome (undefined when its lease was lost). */
+  /**
+   * Attempts a claimed delivery and records the outcome (undefined when its
+   * lease was lost), then goes on with the endpoint's next due deliveries.
+   */
   attempt(delivery: DeliveryRow): Promise<AttemptResult | undefined>;
   /** Attempts a delivery this dispatcher already holds (test-send); records the attempt. */
   attemptLeased(delivery: DeliveryRow): Promise<AttemptResult>;
@@ -109,25 +115,33 @@ export function createWebhookDispatcher(deps: {
     }
   }
 
-  async function attempt(delivery: DeliveryRow): Promise<AttemptResult | undefined> {
-    const endpoint = await store.webhooks.endpointById(delivery.endpoint_id);
-    const number = delivery.attempts + 1;
-    if (!endpoint) return undefined;
+  type Outcome = {
+    attempt: AttemptRow;
+    update: Pick<
+      DeliveryRow,
+      'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'
+    >;
+    disable: 'gone' | 'failing' | undefined;
+    failingSince: string | null;
+  };
+
+  /** Sends one delivery and decides what happens next; writes nothing. */
+  async function attemptOne(
+    endpoint: EndpointRow,
+    delivery: DeliveryRow,
+    failingBefore: string | null,
+  ): Promise<Outcome> {
     const startedAt = clock.now();
     const { response, error, latencyMs } = await send(endpoint, delivery);
     const now = clock.now();
     const status = response?.status ?? null;
     const success = status !== null && status >= 200 && status < 300;
     const isTest = delivery.event_type === 'webhook.test';
-
-    let next: Pick<
-      DeliveryRow,
-      'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'
-    >;
-    let disable: 'gone' | 'failing' | undefined;
-    let failingSince = endpoint.failing_since;
+    let update: Outcome['update'];
+    let disable: Outcome['disable'];
+    let failingSince = failingBefore;
     if (success) {
-      next = {
+      update = {
         id: delivery.id,
         status: 'succeeded',
         next_attempt_at: null,
@@ -135,7 +149,7 @@ export function createWebhookDispatcher(deps: {
         last_status: status,
         last_error: null,
       };
-      failingSince = null;
+      if (!isTest) failingSince = null;
     } else {
       const failures = delivery.failures + 1;
       let delay = isTest || status === 410 ? undefined : nextDelay(failures, deps.random);
@@ -143,7 +157,7 @@ export function createWebhookDispatcher(deps: {
         const retryAfter = parseRetryAfter(response?.headers['retry-after'], now);
         if (retryAfter !== undefined) delay = Math.max(delay, retryAfter);
       }
-      next = {
+      update = {
         id: delivery.id,
         status: delay === undefined ? 'failed' : 'pending',
         next_attempt_at: delay === undefined ? null : new Date(now.getTime() + delay).toISOString(),
@@ -157,26 +171,80 @@ export function createWebhookDispatcher(deps: {
         if (now.getTime() - new Date(failingSince).getTime() >= DISABLE_AFTER_MS) disable = 'failing';
       }
     }
-
-    const row: AttemptRow = {
-      id: newId('wha', now.getTime()),
-      delivery_id: delivery.id,
-      organization_id: delivery.organization_id,
-      endpoint_id: delivery.endpoint_id,
-      event_id: delivery.event_id,
-      attempt: number,
-      started_at: startedAt.toISOString(),
-      status_code: status,
-      latency_ms: latencyMs,
-      response_body: response ? response.body.slice(0, RESPONSE_KEEP) : null,
-      error: success ? null : (error ?? `HTTP ${status}`),
-      success: success ? 1 : 0,
-      dispatcher: id,
+    return {
+      attempt: {
+        id: newId('wha', now.getTime()),
+        delivery_id: delivery.id,
+        organization_id: delivery.organization_id,
+        endpoint_id: delivery.endpoint_id,
+        event_id: delivery.event_id,
+        attempt: delivery.attempts + 1,
+        started_at: startedAt.toISOString(),
+        status_code: status,
+        latency_ms: latencyMs,
+        response_body: response ? response.body.slice(0, RESPONSE_KEEP) : null,
+        error: success ? null : (error ?? `HTTP ${status}`),
+        success: success ? 1 : 0,
+        dispatcher: id,
+      },
+      update,
+      disable,
+      failingSince,
     };
+  }
 
-    const recorded = await store.transaction(async (tx) => {
-      if (!(await tx.webhooks.finishAttempt(row, next, id, now.toISOString()))) return false;
-      if (!isTest && failingSince !== endpoint.failing_since) {
+  function toResult(o: Outcome): AttemptResult {
+    return {
+      attempt: o.attempt.attempt,
+      success: o.attempt.success === 1,
+      statusCode: o.attempt.status_code,
+      latencyMs: o.attempt.latency_ms,
+      responseBody: o.attempt.response_body,
+      error: o.attempt.error,
+    };
+  }
+
+  /**
+   * Sends a run of one endpoint's leased deliveries in order, one at a time,
+   * stopping at the first that stays pending (it will be retried, and the
+   * ones behind it wait for it); then records every attempt, releases the
+   * leases of what was not sent and, when `chain`, leases the endpoint's next
+   * run, all in one transaction. A crash before that commit re-sends the run
+   * (at-least-once; receivers deduplicate on `webhook-id`).
+   */
+  async function attemptRun(
+    run: DeliveryRow[],
+    chain: boolean,
+  ): Promise<{ outcomes: Outcome[]; next: DeliveryRow[] } | undefined> {
+    const first = run[0];
+    if (!first) return undefined;
+    const endpoint = await store.webhooks.endpointById(first.endpoint_id);
+    if (!endpoint) return undefined;
+    const outcomes: Outcome[] = [];
+    const started = performance.now();
+    let failingSince = endpoint.failing_since;
+    for (const delivery of run) {
+      const o = await attemptOne(endpoint, delivery, failingSince);
+      outcomes.push(o);
+      failingSince = o.failingSince;
+      if (o.update.status === 'pending' || o.disable) break;
+      // Keep the run well inside the lease: the outcomes are recorded only at its end.
+      if (performance.now() - started > RUN_BUDGET_MS) break;
+    }
+    const last = outcomes[outcomes.length - 1] as Outcome;
+    const disable = outcomes.find((o) => o.disable)?.disable;
+    const now = clock.now();
+    const next = await store.transaction(async (tx) => {
+      let recorded = 0;
+      for (const o of outcomes) {
+        if (await tx.webhooks.finishAttempt(o.attempt, o.update, id, now.toISOString())) recorded++;
+      }
+      if (recorded === 0) return [];
+      await tx.webhooks.releaseLeases(
+        run.slice(outcomes.length).map((d) => d.id),
+        id,
+      );
+      if (failingSince !== endpoint.failing_since) {
         await tx.webhooks.updateEndpoint(endpoint.organization_id, endpoint.id, {
           failing_since: failingSince,
         });
@@ -196,17 +264,26 @@ export function createWebhookDispatcher(deps: {
           }),
         ]);
       }
-      return true;
+      const more = chain && !disable && last.update.status !== 'pending' && outcomes.length === run.length;
+      return more
+        ? tx.webhooks.claimRunOf(
+            endpoint.id,
+            id,
+            now.toISOString(),
+            new Date(now.getTime() + LEASE_MS).toISOString(),
+            RUN_LENGTH,
+          )
+        : [];
     });
-    if (!recorded) return undefined;
-    return {
-      attempt: number,
-      success,
-      statusCode: status,
-      latencyMs,
-      responseBody: row.response_body,
-      error: row.error,
-    };
+    return { outcomes, next };
+  }
+
+  /** Attempts a claimed delivery, then the endpoint's next due deliveries in runs (order kept). */
+  async function attemptChain(head: DeliveryRow): Promise<AttemptResult | undefined> {
+    let out = await attemptRun([head], true);
+    const first = out?.outcomes[0];
+    while (out && out.next.length > 0) out = await attemptRun(out.next, true);
+    return first ? toResult(first) : undefined;
   }
 
   function claim(limit: number): Promise<DeliveryRow[]> {
@@ -220,17 +297,18 @@ export function createWebhookDispatcher(deps: {
     id,
     leaseFields,
     claim,
-    attempt,
+    attempt: attemptChain,
     async runOnce() {
       const claimed = await claim(concurrency);
-      const results = await Promise.allSettled(claimed.map((d) => attempt(d)));
+      const results = await Promise.allSettled(claimed.map((d) => attemptChain(d)));
       // A delivery whose outcome could not be recorded keeps its lease until it expires, then is retried.
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       return claimed.length;
     },
     async attemptLeased(delivery) {
-      const result = await attempt(delivery);
+      const outcome = (await attemptRun([delivery], false))?.outcomes[0];
+      const result = outcome ? toResult(outcome) : undefined;
       if (!result)
         throw new Error('the delivery was not attempted: its endpoint is gone or its lease was lost');
       return result;

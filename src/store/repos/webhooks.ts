@@ -157,6 +157,73 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
         .execute();
       return rows.map((r) => ({ ...r, lease_owner: owner, lease_until: leaseUntil }));
     },
+    /**
+     * Leases the first `limit` deliveries of one endpoint's queue to `owner`,
+     * as far as they are due and free: how a dispatcher that just finished a
+     * run goes on with the next without another claim round. Only the holder
+     * of an endpoint's head calls this, and other claimers take only heads, so
+     * the rows behind the head are not contended; the conditional UPDATE
+     * still makes the lease the claim.
+     */
+    async claimRunOf(
+      endpointId: string,
+      owner: string,
+      now: string,
+      leaseUntil: string,
+      limit: number,
+    ): Promise<DeliveryRow[]> {
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('endpoint_id', '=', endpointId)
+        .where('status', '=', 'pending')
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      const run: DeliveryRow[] = [];
+      for (const r of rows) {
+        if (r.next_attempt_at === null || r.next_attempt_at > now) break;
+        if (r.lease_until !== null && r.lease_until >= now) break;
+        run.push(r);
+      }
+      if (run.length === 0) return [];
+      const res = await db
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: owner, lease_until: leaseUntil })
+        .where(
+          'id',
+          'in',
+          run.map((r) => r.id),
+        )
+        .where('status', '=', 'pending')
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== run.length) {
+        // Someone else leased part of it meanwhile: give back what this call took.
+        await db
+          .updateTable('webhook_deliveries')
+          .set({ lease_owner: null, lease_until: null })
+          .where(
+            'id',
+            'in',
+            run.map((r) => r.id),
+          )
+          .where('lease_owner', '=', owner)
+          .where('lease_until', '=', leaseUntil)
+          .execute();
+        return [];
+      }
+      return run.map((r) => ({ ...r, lease_owner: owner, lease_until: leaseUntil }));
+    },
+    async releaseLeases(ids: readonly string[], owner: string): Promise<void> {
+      if (ids.length === 0) return;
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: null, lease_until: null })
+        .where('id', 'in', [...ids])
+        .where('lease_owner', '=', owner)
+        .execute();
+    },
     /** Records an attempt's outcome; false (and nothing written) when the lease was lost to another dispatcher. */
     async finishAttempt(
       attempt: AttemptRow,
