@@ -4,10 +4,17 @@ import { systemContext } from '../src/domain/shared/types.ts';
 import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
 
-type Page = { data: { cursor: string; id: string; type: string; data: Record<string, unknown> }[]; nextCursor: string };
+type Page = {
+  data: { cursor: string; id: string; type: string; data: Record<string, unknown> }[];
+  nextCursor: string;
+};
 
 async function pull(t: TestApp, query: string, key?: string): Promise<Page> {
-  const res = await t.call({ method: 'GET', url: `/v1/organizations/${t.org}/events?${query}`, ...(key ? { key } : {}) });
+  const res = await t.call({
+    method: 'GET',
+    url: `/v1/organizations/${t.org}/events?${query}`,
+    ...(key ? { key } : {}),
+  });
   expect(res.statusCode, res.body).toBe(200);
   return res.json() as Page;
 }
@@ -19,7 +26,9 @@ function event(t: TestApp, key: string) {
 describeEachDb('GET /v1/organizations/:org/events (pull)', (t, target) => {
   it('returns events in commit order after a cursor, and an unchanged cursor when nothing is new', async () => {
     const start = await pull(t(), 'limit=1000');
-    await t().services.store.transaction((tx) => tx.events.append([event(t(), 'pull-1'), event(t(), 'pull-2')]));
+    await t().services.store.transaction((tx) =>
+      tx.events.append([event(t(), 'pull-1'), event(t(), 'pull-2')]),
+    );
     // Pulling uses the owner key, which writes api_key.used events too: look at roles only.
     const page = await pull(t(), `after=${start.nextCursor}&types=role.created`);
     expect(page.data.map((e) => e.data.key)).toEqual(['pull-1', 'pull-2']);
@@ -31,7 +40,11 @@ describeEachDb('GET /v1/organizations/:org/events (pull)', (t, target) => {
 
   it('filters by types with wildcards and pages with limit', async () => {
     const start = await pull(t(), 'limit=1000');
-    await t().call({ method: 'POST', url: `/v1/organizations/${t().org}/users`, payload: { email: 'pull@example.com' } });
+    await t().call({
+      method: 'POST',
+      url: `/v1/organizations/${t().org}/users`,
+      payload: { email: 'pull@example.com' },
+    });
     await t().createKey(['users:read']);
     const users = await pull(t(), `after=${start.nextCursor}&types=user.*`);
     expect(users.data.map((e) => e.type)).toEqual(['user.created']);
@@ -100,14 +113,21 @@ describeEachDb('GET /v1/organizations/:org/events (pull)', (t, target) => {
     const { key: reader } = await t().createKey(['events:read']);
     await pull(t(), '', reader);
     const other = await t().createOrganization();
-    const res = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/events`, key: other.ownerKey });
+    const res = await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/events`,
+      key: other.ownerKey,
+    });
     expect(res.statusCode).toBe(404);
   });
 
   it('refuses a malformed cursor or type filter (422)', async () => {
-    expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/events?after=abc` })).statusCode).toBe(422);
-    expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/events?types=NOT%20A%20TYPE` })).statusCode).toBe(
-      422,
-    );
+    expect(
+      (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/events?after=abc` })).statusCode,
+    ).toBe(422);
+    expect(
+      (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/events?types=NOT%20A%20TYPE` }))
+        .statusCode,
+    ).toBe(422);
   });
 });
