@@ -25,7 +25,9 @@ function formatted(path: string, text: string): string {
 }
 
 it('docs/events.md is generated from the catalogue (run npm run docs && npm run format)', () => {
-  expect(readFileSync(join(ROOT, 'docs/events.md'), 'utf8')).toBe(formatted('docs/events.md', renderEventsDoc()));
+  expect(readFileSync(join(ROOT, 'docs/events.md'), 'utf8')).toBe(
+    formatted('docs/events.md', renderEventsDoc()),
+  );
 });
 
 it("openapi.json's webhooks section is generated from the catalogue (run npm run openapi)", () => {

@@ -8,6 +8,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDb, dbTargets, type TestDb } from './helpers/databases.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 
+interface Answer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: the test reads loosely shaped JSON answers
+  json: any;
+}
+
 const BIN = join(import.meta.dirname, '..', 'bin', 'latchkey.mjs');
 
 async function freePort(): Promise<number> {
@@ -39,13 +45,7 @@ function start(command: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<
   });
 }
 
-function call(
-  port: number,
-  key: string,
-  method: string,
-  path: string,
-  body: unknown,
-): Promise<{ status: number; json: any }> {
+function call(port: number, key: string, method: string, path: string, body: unknown): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? '' : JSON.stringify(body);
     const req = request(

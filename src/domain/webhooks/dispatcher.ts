@@ -235,10 +235,7 @@ export function createWebhookDispatcher(deps: {
     const disable = outcomes.find((o) => o.disable)?.disable;
     const now = clock.now();
     const next = await store.transaction(async (tx) => {
-      let recorded = 0;
-      for (const o of outcomes) {
-        if (await tx.webhooks.finishAttempt(o.attempt, o.update, id, now.toISOString())) recorded++;
-      }
+      const recorded = await tx.webhooks.finishAttempts(outcomes, id, now.toISOString());
       if (recorded === 0) return [];
       await tx.webhooks.releaseLeases(
         run.slice(outcomes.length).map((d) => d.id),

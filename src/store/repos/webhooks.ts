@@ -225,34 +225,49 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
         .execute();
     },
     /** Records an attempt's outcome; false (and nothing written) when the lease was lost to another dispatcher. */
-    async finishAttempt(
-      attempt: AttemptRow,
-      delivery: Pick<
-        DeliveryRow,
-        'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'
-      >,
+    /**
+     * Records the outcomes of attempts (one per delivery) in one go; a
+     * delivery whose lease `owner` no longer holds is skipped (its attempt is
+     * not recorded). Returns how many were recorded. Call in a transaction.
+     */
+    async finishAttempts(
+      outcomes: readonly {
+        attempt: AttemptRow;
+        update: Pick<
+          DeliveryRow,
+          'id' | 'status' | 'next_attempt_at' | 'failures' | 'last_status' | 'last_error'
+        >;
+      }[],
       owner: string,
       now: string,
-    ): Promise<boolean> {
-      const res = await db
-        .updateTable('webhook_deliveries')
-        .set({
-          status: delivery.status,
-          next_attempt_at: delivery.next_attempt_at,
-          failures: delivery.failures,
-          attempts: attempt.attempt,
-          last_status: delivery.last_status,
-          last_error: delivery.last_error,
-          lease_owner: null,
-          lease_until: null,
-          updated_at: now,
-        })
-        .where('id', '=', delivery.id)
-        .where('lease_owner', '=', owner)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return false;
-      await db.insertInto('webhook_attempts').values(attempt).execute();
-      return true;
+    ): Promise<number> {
+      const recorded: AttemptRow[] = [];
+      for (const { attempt, update } of outcomes) {
+        const res = await db
+          .updateTable('webhook_deliveries')
+          .set({
+            status: update.status,
+            next_attempt_at: update.next_attempt_at,
+            failures: update.failures,
+            attempts: attempt.attempt,
+            last_status: update.last_status,
+            last_error: update.last_error,
+            lease_owner: null,
+            lease_until: null,
+            updated_at: now,
+          })
+          .where('id', '=', update.id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) > 0) recorded.push(attempt);
+      }
+      for (let i = 0; i < recorded.length; i += 50) {
+        await db
+          .insertInto('webhook_attempts')
+          .values(recorded.slice(i, i + 50))
+          .execute();
+      }
+      return recorded.length;
     },
     async getDelivery(organizationId: string, id: string): Promise<DeliveryRow | undefined> {
       return db
