@@ -220,6 +220,14 @@ export function createWebhookDispatcher(deps: {
     if (!first) return undefined;
     const endpoint = await store.webhooks.endpointById(first.endpoint_id);
     if (!endpoint) return undefined;
+    if (chain && endpoint.enabled !== 1) {
+      // Disabled since the claim: keep the deliveries queued for when it is enabled again.
+      await store.webhooks.releaseLeases(
+        run.map((d) => d.id),
+        id,
+      );
+      return undefined;
+    }
     const outcomes: Outcome[] = [];
     const started = performance.now();
     let failingSince = endpoint.failing_since;
