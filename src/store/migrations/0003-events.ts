@@ -31,14 +31,20 @@ export async function up(db: Kysely<any>, { dialect }: MigrationContext): Promis
     .columns(['organization_id', 'pos'])
     .execute();
 
-  // One row per background job that must run in one process at a time (the outbox fan-out).
+  // Lock rows: `fanout` serializes the outbox fan-out; `claim` makes SQLite claims take the write lock first.
   await db.schema
     .createTable('dispatch_locks')
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('holder', 'text')
     .addColumn('at', 'text')
     .execute();
-  await db.insertInto('dispatch_locks').values({ name: 'fanout', holder: null, at: null }).execute();
+  await db
+    .insertInto('dispatch_locks')
+    .values([
+      { name: 'fanout', holder: null, at: null },
+      { name: 'claim', holder: null, at: null },
+    ])
+    .execute();
 
   await db.schema
     .createTable('webhook_endpoints')

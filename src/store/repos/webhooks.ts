@@ -114,6 +114,15 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
      * Call inside a transaction.
      */
     async claimDue(owner: string, now: string, leaseUntil: string, limit: number): Promise<DeliveryRow[]> {
+      if (dialect === 'sqlite') {
+        // Take SQLite's write lock before reading: a read transaction that later writes fails with
+        // SQLITE_BUSY when another process (serve next to worker) committed in between.
+        await db
+          .updateTable('dispatch_locks')
+          .set({ holder: owner, at: now })
+          .where('name', '=', 'claim')
+          .execute();
+      }
       let query = db
         .selectFrom('webhook_deliveries as d')
         .selectAll('d')
