@@ -13,6 +13,9 @@ export interface DispatcherLoop {
   readonly running: boolean;
 }
 
+const FAN_OUT_FULL = 500;
+const LINGER_MS = 20;
+
 function sleeper() {
   let wake: (() => void) | undefined;
   let woken = false;
@@ -73,7 +76,10 @@ export function createDispatcherLoop(deps: {
         deps.onError?.(error);
       }
       if (moved > 0) deliverSleep.wake();
-      else if (running) await fanOutSleep.sleep(intervalMs);
+      if (!running) break;
+      if (moved === 0) await fanOutSleep.sleep(intervalMs);
+      // A partial batch: linger a moment so the next transaction carries several events, not one.
+      else if (moved < FAN_OUT_FULL) await new Promise((r) => setTimeout(r, LINGER_MS));
     }
   }
 

@@ -37,7 +37,7 @@ export function createOutboxRepo(db: Kysely<Database>, dialect: Dialect) {
           .forUpdate()
           .skipLocked()
           .executeTakeFirst();
-        if (!row) return false;
+        return row !== undefined;
       }
       await db.updateTable('dispatch_locks').set({ holder, at }).where('name', '=', 'fanout').execute();
       return true;

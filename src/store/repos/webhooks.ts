@@ -251,7 +251,40 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
       now: string,
     ): Promise<number> {
       const recorded: AttemptRow[] = [];
+      // Successes differ only in their ids and status codes: one UPDATE per status code (the common case,
+      // a healthy receiver answering 200 to a run, is one statement).
+      const byStatus = new Map<number | null, typeof outcomes>();
+      for (const o of outcomes) {
+        if (o.update.status !== 'succeeded') continue;
+        byStatus.set(o.update.last_status, [...(byStatus.get(o.update.last_status) ?? []), o]);
+      }
+      for (const [status, group] of byStatus) {
+        const owned = await db
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({
+            status: 'succeeded',
+            next_attempt_at: null,
+            failures: 0,
+            attempts: eb('attempts', '+', 1),
+            last_status: status,
+            last_error: null,
+            lease_owner: null,
+            lease_until: null,
+            updated_at: now,
+          }))
+          .where(
+            'id',
+            'in',
+            group.map((o) => o.update.id),
+          )
+          .where('lease_owner', '=', owner)
+          .returning(['id'])
+          .execute();
+        const ownedIds = new Set(owned.map((r) => r.id));
+        for (const o of group) if (ownedIds.has(o.update.id)) recorded.push(o.attempt);
+      }
       for (const { attempt, update } of outcomes) {
+        if (update.status === 'succeeded') continue;
         const res = await db
           .updateTable('webhook_deliveries')
           .set({
