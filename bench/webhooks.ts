@@ -128,6 +128,10 @@ async function run(target: 'sqlite' | 'postgres') {
         LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1',
         LATCHKEY_LOG_LEVEL: 'warn',
         ...(url ? { DATABASE_URL: url } : {}),
+        // e.g. `--cpu-prof --cpu-prof-dir=/tmp/worker-profile` to profile the dispatcher.
+        ...(process.env.BENCH_WORKER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }
+          : {}),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
