@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -16,18 +15,8 @@ function sources(dir: string): string[] {
   });
 }
 
-/** The committed docs are the generated text as Biome formats it (`npm run docs`, then `npm run format`). */
-function formatted(path: string, text: string): string {
-  return execFileSync(join(ROOT, 'node_modules/.bin/biome'), ['format', `--stdin-file-path=${path}`], {
-    input: text,
-    cwd: ROOT,
-  }).toString();
-}
-
-it('docs/events.md is generated from the catalogue (run npm run docs && npm run format)', () => {
-  expect(readFileSync(join(ROOT, 'docs/events.md'), 'utf8')).toBe(
-    formatted('docs/events.md', renderEventsDoc()),
-  );
+it('docs/events.md is generated from the catalogue (npm run docs)', () => {
+  expect(readFileSync(join(ROOT, 'docs/events.md'), 'utf8')).toBe(renderEventsDoc());
 });
 
 it("openapi.json's webhooks section is generated from the catalogue (run npm run openapi)", () => {
