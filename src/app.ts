@@ -7,13 +7,16 @@ import alertChannelRoutes, { AlertChannel } from './api/v1/alert-channels.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
 import detectionRoutes from './api/v1/detection.ts';
+import eventRoutes from './api/v1/events.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
 import ruleRoutes, { Rule } from './api/v1/rules.ts';
 import userRoutes, { User } from './api/v1/users.ts';
+import webhookRoutes, { WebhookDelivery, WebhookEndpoint } from './api/v1/webhooks.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
+import { openApiWebhooks } from './events/docs.ts';
 import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerHttpsOnly } from './http/https-only.ts';
@@ -43,7 +46,18 @@ declare module 'fastify' {
 }
 
 /** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent, Rule, AlertChannel];
+const SHARED_SCHEMAS = [
+  Problem,
+  ApiKey,
+  User,
+  Role,
+  Organization,
+  AuditEvent,
+  WebhookEndpoint,
+  WebhookDelivery,
+  Rule,
+  AlertChannel,
+];
 
 /** Redacted wherever they appear in a log line: no secret is ever logged. */
 export const REDACT = [
@@ -87,6 +101,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           'API-first identity and access management. Every route but health, metrics and discovery needs a credential: `Authorization: Bearer <key>`, `Authorization: ApiKey <key>` or `X-API-Key: <key>`. Errors are RFC 9457 problem+json bodies with a stable `code`.',
       },
       servers: [{ url: config.publicUrl }],
+      // OpenAPI 3.1 `webhooks`: what Latchkey POSTs to endpoints, one entry per event type (src/events/catalogue.ts).
+      webhooks: openApiWebhooks() as never, // plain JSON schema objects, which the PathItemObject typing does not describe
       components: {
         securitySchemes: {
           bearer: {
@@ -114,6 +130,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
   auditRoutes(app, services);
+  eventRoutes(app, services);
+  webhookRoutes(app, services);
   ruleRoutes(app, services);
   alertChannelRoutes(app, services);
   detectionRoutes(app, services);

@@ -37,6 +37,7 @@ export async function openRuntime(
     services,
     async close() {
       await services.rules.stop();
+      await services.dispatcher.stop();
       await services.batch.stop();
       await db.close();
     },

@@ -1,4 +1,5 @@
 import type { Config } from './config/schema.ts';
+import { newId } from './crypto/ids.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
@@ -11,10 +12,15 @@ import { createIpBlockList } from './domain/detection/ip-blocks.ts';
 import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
 import { createRulesRuntime } from './domain/rules/runtime.ts';
-import type { Clock } from './domain/shared/clock.ts';
+import { type Clock, systemClock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
+import { createWebhookDispatcher } from './domain/webhooks/dispatcher.ts';
+import { webhookFanOut } from './domain/webhooks/fanout.ts';
+import { createWebhookService } from './domain/webhooks/service.ts';
+import { createDispatcherLoop } from './events/dispatcher-loop.ts';
+import { createEventPipeline } from './events/pipeline.ts';
 import type { OutboundHttp } from './net/outbound.ts';
-import { unconfiguredOutbound } from './net/outbound-unconfigured.ts';
+import { createOutboundHttp } from './net/outbound-http.ts';
 import type { Store } from './store/store.ts';
 
 /** The composition of every domain service, wired once; routes and the CLI receive this. */
@@ -22,9 +28,10 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'rulesWarmup'>>;
+  config: Pick<Config, 'usageFlushInterval'> &
+    Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval' | 'rulesWarmup'>>;
   onBackgroundError?: (error: unknown) => void;
-  /** Every outbound HTTP request (alert channels, rule webhooks) goes through this client. */
+  /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
   outbound?: OutboundHttp;
 }) {
   const { store, clock, masterKey } = deps;
@@ -35,8 +42,25 @@ export function createServices(deps: {
   });
   const apiKeys = createApiKeyService({ store, clock, hashKey: createKeyHasher(masterKey), batch });
   const secretBox = createSecretBox(masterKey);
+  const outbound = deps.outbound ?? createOutboundHttp({ allowlist: deps.config.outboundAllowlist ?? [] });
+  const events = createEventPipeline({ store, clock, holder: newId('dsp') });
+  const webhookDispatcher = createWebhookDispatcher({
+    store,
+    clock,
+    sendClock: systemClock,
+    outbound,
+    secretBox,
+  });
+  events.subscribe(webhookFanOut({ clock }));
+  const dispatcher = createDispatcherLoop({
+    pipeline: events,
+    webhooks: webhookDispatcher,
+    intervalMs: deps.config.dispatchInterval,
+    onError: deps.onBackgroundError,
+  });
   const users = createUserService({ store, clock });
-  const http = () => deps.outbound ?? unconfiguredOutbound;
+  // Alert channels and rule webhooks go out through the same SSRF-guarded client as webhooks.
+  const http = () => outbound;
   const alerts = createAlertService({ store, clock, secretBox, http });
   const ipBlocks = createIpBlockList({ store, clock });
   const rules = createRulesRuntime({
@@ -55,6 +79,11 @@ export function createServices(deps: {
     clock,
     batch,
     secretBox,
+    outbound,
+    events,
+    dispatcher,
+    webhookDispatcher,
+    webhooks: createWebhookService({ store, clock, secretBox, outbound, dispatcher: webhookDispatcher }),
     apiKeys,
     organizations: createOrganizationService({ store, clock, apiKeys }),
     users,

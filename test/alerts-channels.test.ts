@@ -2,7 +2,6 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
-import { createFetchOutbound } from './helpers/outbound-fetch.ts';
 import { startHttpReceiver, startSmtpReceiver } from './helpers/receivers.ts';
 
 let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
@@ -192,5 +191,5 @@ describeEachDb(
       expect(res.json().errors[0].location).toBe('/body/settings/routingKey');
     });
   },
-  { outbound: createFetchOutbound() },
+  { env: { LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1' } },
 );

@@ -1,6 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDb } from './helpers/each-db.ts';
-import { createFetchOutbound } from './helpers/outbound-fetch.ts';
 
 describeEachDb(
   '/v1/organizations/:org/rules',
@@ -185,5 +184,5 @@ describeEachDb(
       expect(again.json().fired).toBe(0);
     });
   },
-  { outbound: createFetchOutbound() },
+  { env: { LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1' } },
 );

@@ -3,7 +3,6 @@ import { newId } from '../src/crypto/ids.ts';
 import type { EventRecord } from '../src/store/repos/events.ts';
 import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
-import { createFetchOutbound } from './helpers/outbound-fetch.ts';
 import { type Received, startHttpReceiver, startSmtpReceiver } from './helpers/receivers.ts';
 
 let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
@@ -437,5 +436,5 @@ describeEachDb(
       expect(firings.json().data).toHaveLength(1);
     });
   },
-  { outbound: createFetchOutbound() },
+  { env: { LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1' } },
 );

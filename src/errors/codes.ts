@@ -129,6 +129,12 @@ export const errorCodes = {
     description:
       'The CEL condition of a rule does not compile or is not boolean; `errors` names the line and column.',
   },
+  webhook_url_refused: {
+    status: 422,
+    title: 'Webhook URL refused',
+    description:
+      'The URL is not https, or its host resolves to a loopback, private, link-local or cloud-metadata address (SSRF protection). Hosts and ranges in `LATCHKEY_OUTBOUND_ALLOWLIST` are exempt.',
+  },
   rate_limited: {
     status: 429,
     title: 'Rate limited',

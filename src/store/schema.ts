@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { EventsDatabase } from './schema-events.ts';
 import type { RulesTables } from './schema-rules.ts';
 
 /**
@@ -119,7 +120,7 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database extends RulesTables {
+export interface Database extends EventsDatabase, RulesTables {
   organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;

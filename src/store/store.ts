@@ -7,9 +7,11 @@ import { createDetectionRepo } from './repos/detection.ts';
 import { createEventsRepo } from './repos/events.ts';
 import { createMetaRepo } from './repos/meta.ts';
 import { createOrganizationsRepo } from './repos/organizations.ts';
+import { createOutboxRepo } from './repos/outbox.ts';
 import { createRolesRepo } from './repos/roles.ts';
 import { createRuleEventsRepo, createRulesRepo } from './repos/rules.ts';
 import { createUsersRepo } from './repos/users.ts';
+import { createWebhooksRepo } from './repos/webhooks.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -30,6 +32,8 @@ export interface Store {
   ruleEvents: ReturnType<typeof createRuleEventsRepo>;
   alertChannels: ReturnType<typeof createAlertChannelsRepo>;
   detection: ReturnType<typeof createDetectionRepo>;
+  outbox: ReturnType<typeof createOutboxRepo>;
+  webhooks: ReturnType<typeof createWebhooksRepo>;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
 }
@@ -48,6 +52,8 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     ruleEvents: createRuleEventsRepo(db),
     alertChannels: createAlertChannelsRepo(db),
     detection: createDetectionRepo(db),
+    outbox: createOutboxRepo(db, dialect),
+    webhooks: createWebhooksRepo(db, dialect),
     transaction: (fn) =>
       inTransaction ? fn(store) : db.transaction().execute((trx) => fn(bind(trx, dialect, true))),
     ping: async () => {

@@ -191,7 +191,7 @@ export default function detectionRoutes(app: FastifyInstance, s: Services): void
             organizationId: org,
             type: 'api_key.updated',
             target: { type: 'api_key', id },
-            data: { keyId: id, decoy: request.body.decoy },
+            data: { keyId: id, changes: ['decoy'], decoy: request.body.decoy },
           }),
         ]);
         return true;

@@ -87,6 +87,7 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
             target: { type: 'ip', id: input.range },
             data: {
               blockId: block.id,
+              ip: block.range,
               range: block.range,
               until: block.until,
               global: block.global,

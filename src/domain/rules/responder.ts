@@ -126,7 +126,7 @@ export function createResponder(deps: {
                 organizationId: org,
                 type: 'user.locked',
                 target: { type: 'user', id: userId },
-                data: { userId, lockedUntil: until, reason: `rule ${f.rule.name}` },
+                data: { userId, until, lockedUntil: until, reason: `rule ${f.rule.name}` },
               }),
             ]);
           });
@@ -215,9 +215,11 @@ export function createResponder(deps: {
             data: {
               ruleId: rule.id,
               ruleVersion: rule.version,
+              version: rule.version,
               ruleName: rule.name,
               mode: rule.mode,
               firingId: id,
+              actions: rule.actions.map((a) => a.type),
               groupKey: f.groupKey,
               group: f.group,
               count: f.count,
