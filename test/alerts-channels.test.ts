@@ -193,3 +193,17 @@ describeEachDb(
   },
   { env: { LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1' } },
 );
+
+describeEachDb('alert channels without an outbound allowlist', (t) => {
+  it('refuses a channel URL on a loopback or metadata address (SSRF guard, 422)', async () => {
+    for (const url of ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest/meta-data']) {
+      const res = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/alert-channels`,
+        payload: { name: 'internal', type: 'slack', settings: { url } },
+      });
+      expect(res.statusCode, url).toBe(422);
+      expect(res.json().detail).toContain('not allowed');
+    }
+  });
+});
