@@ -99,7 +99,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, logLevel: 'warn' });
 
   registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
-  registerAuthentication(app, { apiKeys: services.apiKeys, tokens: options.tokens });
+  registerAuthentication(app, {
+    apiKeys: services.apiKeys,
+    tokens: options.tokens,
+    now: () => services.clock.now().getTime(),
+  });
   const metrics = registerMetrics(app);
 
   systemRoutes(app, services, metrics);

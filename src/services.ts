@@ -1,13 +1,18 @@
 import type { Config } from './config/schema.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
+import { parseSecretScanningKeys } from './crypto/secret-scanning-keys.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
+import { createApiKeyPolicyService } from './domain/api-keys/policy-service.ts';
+import type { RateLimiter } from './domain/api-keys/rate-limiter.ts';
 import { createApiKeyService } from './domain/api-keys/service.ts';
+import { createKeySweeper } from './domain/api-keys/sweeper.ts';
 import { createBatchWriter } from './domain/audit/batch-writer.ts';
 import { createAuditSealer } from './domain/audit/seals.ts';
 import { createAuditService } from './domain/audit/service.ts';
 import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
+import { createSecretScanningService } from './domain/secret-scanning/service.ts';
 import type { Clock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
 import type { Store } from './store/store.ts';
@@ -17,7 +22,9 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'>;
+  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'secretScanningKeys'>>;
+  /** Shared rate-limit counters (Redis) for several nodes; in memory when absent. */
+  rateLimiter?: RateLimiter;
   onBackgroundError?: (error: unknown) => void;
 }) {
   const { store, clock, masterKey } = deps;
@@ -26,7 +33,13 @@ export function createServices(deps: {
     intervalMs: deps.config.usageFlushInterval,
     onError: deps.onBackgroundError,
   });
-  const apiKeys = createApiKeyService({ store, clock, hashKey: createKeyHasher(masterKey), batch });
+  const apiKeys = createApiKeyService({
+    store,
+    clock,
+    hashKey: createKeyHasher(masterKey),
+    batch,
+    ...(deps.rateLimiter ? { limiter: deps.rateLimiter } : {}),
+  });
   return {
     store,
     clock,
@@ -38,6 +51,14 @@ export function createServices(deps: {
     roles: createRoleService({ store, clock }),
     audit: createAuditService({ store }),
     sealer: createAuditSealer({ store, clock }),
+    apiKeyPolicies: createApiKeyPolicyService({ store, clock }),
+    apiKeySweeper: createKeySweeper({ store, clock, invalidate: apiKeys.invalidate }),
+    secretScanning: createSecretScanningService({
+      store,
+      clock,
+      apiKeys,
+      publicKeys: parseSecretScanningKeys(deps.config.secretScanningKeys).keys,
+    }),
   };
 }
 

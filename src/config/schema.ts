@@ -111,6 +111,20 @@ export const configSpec = {
     description:
       'Comma-separated host names and CIDR ranges that outbound requests (webhooks, alerts) may reach even though they are private or loopback addresses; such hosts may also use plain HTTP.',
   },
+  keySweepInterval: {
+    env: 'LATCHKEY_KEY_SWEEP_INTERVAL',
+    kind: 'int',
+    min: 1,
+    default: 60,
+    description:
+      'Seconds between sweeps over API keys that write `api_key.expired` and `api_key.rotation_due` (once per key).',
+  },
+  secretScanningKeys: {
+    env: 'LATCHKEY_SECRET_SCANNING_KEYS',
+    kind: 'string',
+    description:
+      'Public keys that sign leaked-key reports to `POST /v1/secret-scanning/reports` (GitHub secret scanning partner program): a JSON object `{"<key identifier>": "<PEM>"}`, inline or as the path of a JSON file. ECDSA P-256 only. When unset, reports are refused.',
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSpec;
@@ -131,4 +145,6 @@ export interface Config {
   auditSealInterval: number;
   usageFlushInterval: number;
   outboundAllowlist: readonly string[];
+  keySweepInterval: number;
+  secretScanningKeys: string | undefined;
 }

@@ -49,6 +49,12 @@ export const errorCodes = {
     description: 'The key has been revoked and can no longer be used.',
   },
   api_key_expired: { status: 401, title: 'API key expired', description: 'The key is past its expiry time.' },
+  invalid_signature: {
+    status: 401,
+    title: 'Invalid signature',
+    description:
+      'A signed request (a secret-scanning report) carries no signature, an unknown key identifier, or a signature that does not verify. Nothing was changed.',
+  },
   invalid_token: {
     status: 401,
     title: 'Invalid access token',
@@ -116,6 +122,12 @@ export const errorCodes = {
     title: 'Validation failed',
     description:
       'The request does not match the schema; `errors` lists every problem with its location. Unknown fields are refused.',
+  },
+  api_key_policy_violation: {
+    status: 422,
+    title: 'API key policy violation',
+    description:
+      "The key's expiry breaks the organization's key policy (an expiry is required, or the lifetime exceeds the maximum); `detail` says which.",
   },
   rate_limited: {
     status: 429,

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { Dialect } from '../db.ts';
 import * as m0001 from './0001-core.ts';
+import * as m0002 from './0002-api-keys.ts';
 
 export interface MigrationContext {
   dialect: Dialect;
@@ -15,6 +16,7 @@ interface MigrationModule {
 /** Ordered by name; one set for both dialects. Add a file and a line here for each new migration. */
 const migrations: Record<string, MigrationModule> = {
   '0001-core': m0001,
+  '0002-api-keys': m0002,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
