@@ -3,11 +3,14 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import './http/route-config.ts';
 import systemRoutes from './api/system.ts';
+import apiKeyPolicyRoutes from './api/v1/api-key-policy.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
+import keyVerifyRoutes from './api/v1/keys-verify.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
+import secretScanningRoutes from './api/v1/secret-scanning.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
@@ -112,6 +115,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   userRoutes(app, services);
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
+  apiKeyPolicyRoutes(app, services);
+  keyVerifyRoutes(app, services);
+  secretScanningRoutes(app, services);
   auditRoutes(app, services);
 
   await app.ready();

@@ -1,8 +1,8 @@
 import type { Config } from './config/schema.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
-import { parseSecretScanningKeys } from './crypto/secret-scanning-keys.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
+import { parseSecretScanningKeys } from './crypto/secret-scanning-keys.ts';
 import { createApiKeyPolicyService } from './domain/api-keys/policy-service.ts';
 import type { RateLimiter } from './domain/api-keys/rate-limiter.ts';
 import { createApiKeyService } from './domain/api-keys/service.ts';

@@ -6,7 +6,11 @@ describeEachDb('API keys: create, use, revoke', (t) => {
     const res = await t().call({
       method: 'POST',
       url: `/v1/organizations/${t().org}/api-keys`,
-      payload: { name: 'Production Backend', permissions: ['users:read', 'users:write', 'roles:read'], expiresIn: '365d' },
+      payload: {
+        name: 'Production Backend',
+        permissions: ['users:read', 'users:write', 'roles:read'],
+        expiresIn: '365d',
+      },
     });
     expect(res.statusCode).toBe(201);
     const body = res.json();
@@ -27,7 +31,10 @@ describeEachDb('API keys: create, use, revoke', (t) => {
     expect(before.statusCode).toBe(200);
     expect(before.json()).toMatchObject({ type: 'api_key', id, permissions: ['users:read'] });
 
-    const revoke = await t().call({ method: 'DELETE', url: `/v1/organizations/${t().org}/api-keys/${id}?reason=rotated` });
+    const revoke = await t().call({
+      method: 'DELETE',
+      url: `/v1/organizations/${t().org}/api-keys/${id}?reason=rotated`,
+    });
     expect(revoke.statusCode).toBe(204);
 
     const after = await t().call({ method: 'GET', url: '/v1/users/me', key });

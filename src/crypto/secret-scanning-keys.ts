@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /**
  * Public keys that sign secret-scanning reports (GitHub's secret scanning

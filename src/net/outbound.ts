@@ -26,7 +26,12 @@ export interface OutboundResponse {
   latencyMs: number;
 }
 
-export type OutboundErrorCode = 'ssrf_blocked' | 'invalid_url' | 'timeout' | 'connection_failed' | 'insecure_scheme';
+export type OutboundErrorCode =
+  | 'ssrf_blocked'
+  | 'invalid_url'
+  | 'timeout'
+  | 'connection_failed'
+  | 'insecure_scheme';
 
 export class OutboundError extends Error {
   readonly code: OutboundErrorCode;

@@ -124,7 +124,8 @@ export function createKeyChecker(deps: {
       }
       const now = clock.now();
       if (record.status === 'revoked') return fail('REVOKED', snapshot);
-      if (record.expiresAt !== null && record.expiresAt <= now.toISOString()) return fail('EXPIRED', snapshot);
+      if (record.expiresAt !== null && record.expiresAt <= now.toISOString())
+        return fail('EXPIRED', snapshot);
       if (snapshot.ipAllowed && !snapshot.ipAllowed(input.ip)) return fail('IP_NOT_ALLOWED', snapshot);
       if (input.required) {
         const missing = input.required.filter((p) => !snapshot.permissions.has(p));

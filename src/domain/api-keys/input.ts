@@ -53,7 +53,10 @@ export function checkAllowlist(list: readonly string[] | undefined): string[] | 
     )
     .filter((e): e is FieldError => e !== undefined);
   if (errors.length > 0) {
-    throw invalid(`ipAllowlist has ${errors.length} invalid entr${errors.length === 1 ? 'y' : 'ies'}`, errors);
+    throw invalid(
+      `ipAllowlist has ${errors.length} invalid entr${errors.length === 1 ? 'y' : 'ies'}`,
+      errors,
+    );
   }
   return [...new Set(list)];
 }

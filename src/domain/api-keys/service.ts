@@ -248,7 +248,14 @@ export function createApiKeyService(deps: {
     leak?: { url: string | null; source: string | null },
   ): Promise<boolean> {
     const now = clock.now().toISOString();
-    const changed = await tx.apiKeys.revoke(record.organizationId, record.id, ctx.actor.id, reason, now, leak);
+    const changed = await tx.apiKeys.revoke(
+      record.organizationId,
+      record.id,
+      ctx.actor.id,
+      reason,
+      now,
+      leak,
+    );
     if (!changed) return false;
     await tx.events.append([
       buildEvent(clock, ctx, {
@@ -269,7 +276,7 @@ export function createApiKeyService(deps: {
   }
 
   /** Records a refused credential as `auth.failed`, with only a partial key identifier. */
-function recordFailure(
+  function recordFailure(
     candidate: string,
     code: string,
     ctx: Omit<RequestContext, 'actor'>,
@@ -399,7 +406,11 @@ function recordFailure(
         patch.permissions = permissions;
         patch.scope = input.scope ?? null;
         patch.tier = tierOf(permissions, patch.scope);
-        patch.rotationDueAt = rotationDueAt(record.createdAt, patch.tier, await policyOf(store, organizationId));
+        patch.rotationDueAt = rotationDueAt(
+          record.createdAt,
+          patch.tier,
+          await policyOf(store, organizationId),
+        );
       }
       if (input.name !== undefined) patch.name = input.name;
       if (input.description !== undefined) patch.description = input.description;
@@ -445,14 +456,18 @@ function recordFailure(
       const old = await mustGet(organizationId, id);
       const now = clock.now();
       if (keyStatus(old, now) !== 'active') {
-        throw new AppError('conflict', `Only an active key can be rotated; this one is ${keyStatus(old, now)}`);
+        throw new AppError(
+          'conflict',
+          `Only an active key can be rotated; this one is ${keyStatus(old, now)}`,
+        );
       }
       if (old.rotatedToId !== null) {
         throw new AppError('conflict', `This key was already rotated to ${old.rotatedToId}; rotate that one`);
       }
       // Rotating hands out a fresh secret with the old key's permissions: the caller must hold them.
       refuseEscalation(principal, old.permissions);
-      const overlapMs = input.overlap === undefined ? DEFAULT_OVERLAP_MS : (parseDuration(input.overlap) ?? 0);
+      const overlapMs =
+        input.overlap === undefined ? DEFAULT_OVERLAP_MS : (parseDuration(input.overlap) ?? 0);
       let expiresAt = resolveExpiry(input, now);
       if (expiresAt === null && input.expiresIn === undefined && old.expiresAt !== null) {
         const lifetime = new Date(old.expiresAt).getTime() - new Date(old.createdAt).getTime();
@@ -507,7 +522,12 @@ function recordFailure(
     },
 
     /** Revokes and evicts the key from the verification cache before returning. */
-    async revoke(ctx: RequestContext, organizationId: string, id: string, reason: string | null): Promise<void> {
+    async revoke(
+      ctx: RequestContext,
+      organizationId: string,
+      id: string,
+      reason: string | null,
+    ): Promise<void> {
       const record = await mustGet(organizationId, id);
       await store.transaction((tx) => revokeWithin(tx, ctx, record, reason));
       checker.invalidate(record.keyHash);

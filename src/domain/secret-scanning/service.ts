@@ -62,7 +62,8 @@ export function createSecretScanningService(deps: {
       const out: LeakLabel[] = [];
       for (const item of items) {
         const tokenHash = createHash('sha256').update(item.token).digest('hex');
-        const label = (l: LeakLabel['label']) => out.push({ token_hash: tokenHash, token_type: item.type, label: l });
+        const label = (l: LeakLabel['label']) =>
+          out.push({ token_hash: tokenHash, token_type: item.type, label: l });
         const parsed = parseApiKey(item.token);
         // Not our format or a bad checksum: not one of our keys, no lookup.
         if (!parsed) {

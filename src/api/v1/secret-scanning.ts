@@ -1,0 +1,93 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { requestContext } from '../../http/context.ts';
+import type { Services } from '../../services.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+  }
+}
+
+const Report = Type.Array(
+  Type.Object(
+    {
+      token: Type.String({ minLength: 1, maxLength: 1000 }),
+      type: Type.String({ maxLength: 200 }),
+      url: Type.Optional(Type.String({ maxLength: 2000 })),
+      source: Type.Optional(Type.String({ maxLength: 200 })),
+    },
+    { additionalProperties: true },
+  ),
+  { maxItems: 1000, description: 'GitHub secret scanning partner program: the matches GitHub found.' },
+);
+
+const Labels = Type.Array(
+  Type.Object({
+    token_hash: Type.String({ description: 'Hex SHA-256 of the reported token.' }),
+    token_type: Type.String(),
+    label: Type.Union([Type.Literal('true_positive'), Type.Literal('false_positive')]),
+  }),
+);
+
+/**
+ * Registered in its own encapsulated context so that only this route keeps
+ * the raw body: the signature covers the exact bytes GitHub sent.
+ */
+export default function secretScanningRoutes(app: FastifyInstance, s: Services): void {
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      request.rawBody = body as Buffer;
+      try {
+        done(null, JSON.parse((body as Buffer).toString('utf8')));
+      } catch (error) {
+        (error as { statusCode?: number }).statusCode = 400;
+        done(error as Error, undefined);
+      }
+    });
+    const r = scope.withTypeProvider<TypeBoxTypeProvider>();
+    r.post(
+      '/v1/secret-scanning/reports',
+      {
+        config: { auth: 'none' },
+        // Checked before the body is validated or read: an unsigned report changes nothing.
+        preValidation: async (request) => {
+          const header = (name: string) => {
+            const v = request.headers[name];
+            return typeof v === 'string' ? v : undefined;
+          };
+          s.secretScanning.authenticate(
+            request.rawBody ?? Buffer.alloc(0),
+            header('github-public-key-identifier'),
+            header('github-public-key-signature'),
+          );
+        },
+        schema: {
+          tags: ['API keys'],
+          summary: 'Leaked-key report (secret scanning)',
+          description:
+            'For secret scanning partners (GitHub): a JSON array of `{token, type, url, source}`, signed with ECDSA P-256 over the raw body (`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`: base64 DER) by a key configured in `LATCHKEY_SECRET_SCANNING_KEYS`. Each live Latchkey key reported is revoked at once with reason `leaked` (its URL kept) and `api_key.leaked` is written; the answer labels every token by hash. An unsigned or badly signed report answers 401 `invalid_signature` and changes nothing.',
+          body: Report,
+          response: { 200: Labels },
+        },
+      },
+      async (request) =>
+        s.secretScanning.report(
+          scannerContext(requestContext(request), request.headers['github-public-key-identifier']),
+          request.body,
+        ),
+    );
+  });
+}
+
+function scannerContext(ctx: ReturnType<typeof requestContext>, keyId: unknown) {
+  return {
+    ...ctx,
+    actor: {
+      type: 'system' as const,
+      id: 'secret-scanning',
+      display: `secret scanning report (key ${typeof keyId === 'string' ? keyId.slice(0, 100) : '?'})`,
+    },
+  };
+}
