@@ -287,7 +287,7 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
         description:
           'Creates a new key with the same name, permissions, allowlist, rate limit and metadata, linked to the old one. The old key keeps working for `overlap` (default `"24h"`; `"0"` ends it at once) and then expires. The new key keeps the old lifetime unless `expiresIn`/`expiresAt` is given. The new secret is in this response only.',
         params: KeyParams,
-        body: Type.Optional(
+        body: Nullable(
           Type.Object(
             {
               overlap: Type.Optional(
@@ -330,7 +330,8 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
           'Immediate: the key is refused (401 `api_key_revoked`) from before this response is sent, on every cached copy too. An optional `reason` (JSON body or query string; the body wins) goes to the audit log with the key name and who revoked it.',
         params: KeyParams,
         querystring: Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false }),
-        body: Type.Optional(Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false })),
+        // Optional: a DELETE usually has no body.
+        body: Nullable(Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false })),
         response: { 204: NoContent },
       },
     },
