@@ -63,7 +63,9 @@ describeEachDb('POST /v1/organizations/:org/api-keys', (t) => {
 
   it('read-only keys read but cannot write', async () => {
     const { key } = await createKeyBody(t(), { scope: 'read-only' });
-    expect((await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users`, key })).statusCode).toBe(200);
+    expect(
+      (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users`, key })).statusCode,
+    ).toBe(200);
     const write = await t().call({
       method: 'POST',
       url: `/v1/organizations/${t().org}/users`,
@@ -83,15 +85,30 @@ describeEachDb('POST /v1/organizations/:org/api-keys', (t) => {
   it('refuses permissions the caller does not hold (403 permission_escalation), custom ones included', async () => {
     const { key } = await t().createKey(['api-keys:write', 'users:read']);
     for (const permissions of [['users:read', 'users:delete'], ['invoices:read']]) {
-      const res = await t().call({ method: 'POST', url: keysUrl(t()), key, payload: { name: 'x', permissions } });
+      const res = await t().call({
+        method: 'POST',
+        url: keysUrl(t()),
+        key,
+        payload: { name: 'x', permissions },
+      });
       expect(res.statusCode).toBe(403);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json()).toMatchObject({ code: 'permission_escalation', status: 403 });
       expect(res.json().detail).toContain(permissions.at(-1));
     }
-    const scoped = await t().call({ method: 'POST', url: keysUrl(t()), key, payload: { name: 'x', scope: 'admin' } });
+    const scoped = await t().call({
+      method: 'POST',
+      url: keysUrl(t()),
+      key,
+      payload: { name: 'x', scope: 'admin' },
+    });
     expect(scoped.json().code).toBe('permission_escalation');
-    const ok = await t().call({ method: 'POST', url: keysUrl(t()), key, payload: { name: 'x', permissions: ['users:read'] } });
+    const ok = await t().call({
+      method: 'POST',
+      url: keysUrl(t()),
+      key,
+      payload: { name: 'x', permissions: ['users:read'] },
+    });
     expect(ok.statusCode).toBe(201);
   });
 
@@ -140,7 +157,9 @@ describeEachDb('POST /v1/organizations/:org/api-keys', (t) => {
       payload: { name: 'x', metadata: { blob: 'x'.repeat(5000) } },
     });
     expect(big.statusCode).toBe(422);
-    expect(big.json().errors).toEqual([{ location: '/body/metadata', message: 'must be at most 4096 bytes when serialized' }]);
+    expect(big.json().errors).toEqual([
+      { location: '/body/metadata', message: 'must be at most 4096 bytes when serialized' },
+    ]);
   });
 
   it('mints scim_ keys that reach SCIM endpoints only', async () => {

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiKeyView } from '../../domain/api-keys/service.ts';
 import { PERMISSION_PATTERN, SCOPE_PRESETS, type ScopePreset } from '../../domain/permissions/catalogue.ts';
@@ -119,6 +119,11 @@ const IpAllowlist = Type.Array(Type.String({ maxLength: 64 }), {
   description: 'IPv4/IPv6 addresses or CIDR ranges the key may be used from.',
 });
 const Reason = Type.String({ maxLength: 500 });
+
+/** The body of these routes is optional: none at all reads as `{}`. */
+async function optionalBody(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
 
 export function apiKeyDto(v: ApiKeyView) {
   return {
@@ -281,26 +286,25 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
     '/v1/organizations/:org/api-keys/:id/rotate',
     {
       config: { permission: 'api-keys:write' },
+      preValidation: optionalBody,
       schema: {
         tags: ['API keys'],
         summary: 'Rotate an API key',
         description:
           'Creates a new key with the same name, permissions, allowlist, rate limit and metadata, linked to the old one. The old key keeps working for `overlap` (default `"24h"`; `"0"` ends it at once) and then expires. The new key keeps the old lifetime unless `expiresIn`/`expiresAt` is given. The new secret is in this response only.',
         params: KeyParams,
-        body: Nullable(
-          Type.Object(
-            {
-              overlap: Type.Optional(
-                Type.String({
-                  pattern: '^(0|[0-9]{1,6}[smhdw])$',
-                  description: 'How long the old key keeps working: `"24h"` (default), `"1h"`, `"0"`.',
-                }),
-              ),
-              expiresIn: Type.Optional(Type.String({ pattern: DURATION_PATTERN })),
-              expiresAt: Type.Optional(Timestamp),
-            },
-            { additionalProperties: false },
-          ),
+        body: Type.Object(
+          {
+            overlap: Type.Optional(
+              Type.String({
+                pattern: '^(0|[0-9]{1,6}[smhdw])$',
+                description: 'How long the old key keeps working: `"24h"` (default), `"1h"`, `"0"`.',
+              }),
+            ),
+            expiresIn: Type.Optional(Type.String({ pattern: DURATION_PATTERN })),
+            expiresAt: Type.Optional(Timestamp),
+          },
+          { additionalProperties: false },
         ),
         response: { 201: RotatedApiKey },
       },
@@ -311,7 +315,7 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
         requestContext(request),
         request.params.org,
         request.params.id,
-        request.body ?? {},
+        request.body,
       );
       return reply
         .code(201)
@@ -323,6 +327,7 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
     '/v1/organizations/:org/api-keys/:id',
     {
       config: { permission: 'api-keys:write' },
+      preValidation: optionalBody,
       schema: {
         tags: ['API keys'],
         summary: 'Revoke an API key',
@@ -330,8 +335,7 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
           'Immediate: the key is refused (401 `api_key_revoked`) from before this response is sent, on every cached copy too. An optional `reason` (JSON body or query string; the body wins) goes to the audit log with the key name and who revoked it.',
         params: KeyParams,
         querystring: Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false }),
-        // Optional: a DELETE usually has no body.
-        body: Nullable(Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false })),
+        body: Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false }),
         response: { 204: NoContent },
       },
     },
@@ -340,7 +344,7 @@ export default function apiKeyRoutes(app: FastifyInstance, s: Services): void {
         requestContext(request),
         request.params.org,
         request.params.id,
-        request.body?.reason ?? request.query.reason ?? null,
+        request.body.reason ?? request.query.reason ?? null,
       );
       return reply.code(204).send(null);
     },
