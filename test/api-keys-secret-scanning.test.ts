@@ -60,7 +60,7 @@ describeEachDb(
       const k = await createKeyBody(t(), { permissions: ['users:read'] });
       const body = JSON.stringify([{ token: k.key, type: 'latchkey_api_key', url: 'https://x', source: 'content' }]);
       const other = JSON.stringify([{ token: k.key, type: 'latchkey_api_key', url: 'https://y', source: 'content' }]);
-      const attempts = [
+      const attempts: Record<string, string>[] = [
         {},
         { 'github-public-key-identifier': KEY_ID },
         { ...signed(body), 'github-public-key-identifier': 'unknown' },
