@@ -106,7 +106,12 @@ async function serveLatchkey(databaseUrl: string | undefined): Promise<void> {
   const created = await services.organizations.bootstrap('Bench');
   if (!created) throw new Error('bootstrap failed');
   const app = await buildApp({ config, services, allowInjectedPlainHttp: true });
-  const ctx = { actor: { type: 'system' as const, id: null, display: 'bench' }, ip: null, userAgent: null, requestId: null };
+  const ctx = {
+    actor: { type: 'system' as const, id: null, display: 'bench' },
+    ip: null,
+    userAgent: null,
+    requestId: null,
+  };
   const owner = (await services.apiKeys.authenticate(created.ownerKey.key, { ...ctx })) as {
     ok: true;
     principal: Parameters<typeof services.apiKeys.create>[0];
@@ -166,7 +171,9 @@ function start(args: string[]): Promise<{ child: ChildProcess; ready: Extract<Ms
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (m: Msg) => (m.type === 'ready' ? resolve({ child, ready: m }) : reject(new Error('bad'))));
+    child.once('message', (m: Msg) =>
+      m.type === 'ready' ? resolve({ child, ready: m }) : reject(new Error('bad')),
+    );
     child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
   });
 }
@@ -221,7 +228,12 @@ async function measure(
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const bare = await start(['--server', 'bare']);
-  const ceiling = await measure('bare Fastify (ceiling)', '-', { url: `http://127.0.0.1:${bare.ready.port}/` }, undefined);
+  const ceiling = await measure(
+    'bare Fastify (ceiling)',
+    '-',
+    { url: `http://127.0.0.1:${bare.ready.port}/` },
+    undefined,
+  );
   rows.push(ceiling);
   await stop(bare.child);
 
@@ -255,7 +267,8 @@ async function main(): Promise<void> {
     await stop(lk.child);
   }
   for (const row of rows) {
-    if (row !== ceiling) row.percentOfCeiling = Math.round((row.requestsPerSecond / ceiling.requestsPerSecond) * 100);
+    if (row !== ceiling)
+      row.percentOfCeiling = Math.round((row.requestsPerSecond / ceiling.requestsPerSecond) * 100);
   }
 
   const meta = {

@@ -9,7 +9,12 @@ describeEachDb('API key verification hot path', (t) => {
     const spy = vi.spyOn(t().services.store.apiKeys, 'findByHash');
     try {
       const last = real.key.at(-1) === 'A' ? 'B' : 'A';
-      for (const bad of ['ak_live_tooshort', `${real.key.slice(0, -1)}${last}`, 'Bearer-ish', `ak_live_${'!'.repeat(39)}`]) {
+      for (const bad of [
+        'ak_live_tooshort',
+        `${real.key.slice(0, -1)}${last}`,
+        'Bearer-ish',
+        `ak_live_${'!'.repeat(39)}`,
+      ]) {
         const res = await me(t(), bad);
         expect(res.statusCode).toBe(401);
         expect(res.json().code).toBe('malformed_api_key');
@@ -60,7 +65,9 @@ describeEachDb('API key verification hot path', (t) => {
       actor: { type: 'api_key', id: k.id },
       data: { endpoint: 'GET /v1/users/me', ip: '192.0.2.1', count: 50 },
     });
-    const got = (await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/api-keys/${k.id}` })).json();
+    const got = (
+      await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/api-keys/${k.id}` })
+    ).json();
     expect(got.requestCount).toBe(51);
   });
 
@@ -72,7 +79,11 @@ describeEachDb('API key verification hot path', (t) => {
     expect(event).toMatchObject({
       outcome: 'failure',
       ip: '198.51.100.20',
-      data: { reason: 'api_key_revoked', endpoint: 'GET /v1/users/me', keyHint: `ak_live_${k.key.slice(8, 12)}…${k.key.slice(-4)}` },
+      data: {
+        reason: 'api_key_revoked',
+        endpoint: 'GET /v1/users/me',
+        keyHint: `ak_live_${k.key.slice(8, 12)}…${k.key.slice(-4)}`,
+      },
     });
     expect(JSON.stringify(event)).not.toContain(k.key);
   });

@@ -32,7 +32,10 @@ describeEachDb(
     });
 
     it('ignores a spoofed X-Forwarded-For from an untrusted peer', async () => {
-      const { key } = await createKeyBody(t(), { permissions: ['users:read'], ipAllowlist: ['203.0.113.0/24'] });
+      const { key } = await createKeyBody(t(), {
+        permissions: ['users:read'],
+        ipAllowlist: ['203.0.113.0/24'],
+      });
       const res = await me(t(), key, {
         remoteAddress: '198.51.100.7',
         headers: { 'x-forwarded-for': '203.0.113.9' },
@@ -42,7 +45,10 @@ describeEachDb(
     });
 
     it('honours X-Forwarded-For from the configured trusted proxy', async () => {
-      const { key } = await createKeyBody(t(), { permissions: ['users:read'], ipAllowlist: ['203.0.113.0/24'] });
+      const { key } = await createKeyBody(t(), {
+        permissions: ['users:read'],
+        ipAllowlist: ['203.0.113.0/24'],
+      });
       const allowed = await me(t(), key, {
         remoteAddress: TRUSTED_PROXY,
         headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },

@@ -34,7 +34,9 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
     t().clock.advance(40 * DAY);
     await me(t(), used.key);
     const ids = async (q: string) =>
-      (await t().call({ method: 'GET', url: `${keysUrl(t())}?${q}&limit=200` })).json().data.map((k: { id: string }) => k.id);
+      (await t().call({ method: 'GET', url: `${keysUrl(t())}?${q}&limit=200` }))
+        .json()
+        .data.map((k: { id: string }) => k.id);
     const unused = await ids('unusedForDays=30');
     expect(unused).toContain(idle.id);
     expect(unused).not.toContain(used.id);
@@ -53,7 +55,9 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
     for (let i = 0; i < 3; i++) await createKeyBody(t(), { permissions: ['users:read'] });
     const first = (await t().call({ method: 'GET', url: `${keysUrl(t())}?limit=2` })).json();
     expect(first.data).toHaveLength(2);
-    const second = (await t().call({ method: 'GET', url: `${keysUrl(t())}?limit=2&cursor=${first.nextCursor}` })).json();
+    const second = (
+      await t().call({ method: 'GET', url: `${keysUrl(t())}?limit=2&cursor=${first.nextCursor}` })
+    ).json();
     expect(second.data[0].id > first.data[1].id).toBe(true);
   });
 
@@ -84,11 +88,16 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
     );
   });
 
-  it('PATCH permissions: shrink always, grow only within the caller\'s own (403 permission_escalation)', async () => {
+  it("PATCH permissions: shrink always, grow only within the caller's own (403 permission_escalation)", async () => {
     const manager = await t().createKey(['api-keys:write', 'users:read', 'users:write']);
     const k = await createKeyBody(t(), { permissions: ['users:read', 'users:delete'] });
     const url = keysUrl(t(), k.id);
-    const shrink = await t().call({ method: 'PATCH', url, key: manager.key, payload: { permissions: ['users:delete'] } });
+    const shrink = await t().call({
+      method: 'PATCH',
+      url,
+      key: manager.key,
+      payload: { permissions: ['users:delete'] },
+    });
     expect(shrink.statusCode).toBe(200);
     expect(shrink.json().permissions).toEqual(['users:delete']);
     // The cached key loses the permission on its very next request.
@@ -111,10 +120,13 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
     expect(escalate.statusCode).toBe(403);
     expect(escalate.json()).toMatchObject({ code: 'permission_escalation' });
     expect(escalate.json().detail).toContain('roles:write');
-    expect((await t().call({ method: 'GET', url })).json().permissions).toEqual(['users:delete', 'users:write']);
+    expect((await t().call({ method: 'GET', url })).json().permissions).toEqual([
+      'users:delete',
+      'users:write',
+    ]);
   });
 
-  it('PATCH refuses an empty body, unknown fields, bad CIDRs (422), revoked keys (409) and the owner key\'s permissions', async () => {
+  it("PATCH refuses an empty body, unknown fields, bad CIDRs (422), revoked keys (409) and the owner key's permissions", async () => {
     const k = await createKeyBody(t(), { permissions: ['users:read'] });
     const url = keysUrl(t(), k.id);
     expect((await t().call({ method: 'PATCH', url, payload: {} })).statusCode).toBe(422);

@@ -24,7 +24,9 @@ describeEachDb('API key policy and rotation due', (t) => {
     const custom = await createKeyBody(t(), { name: 'custom', permissions: ['reports:read'] });
     expect(admin.rotationDue).toBe(false);
     expect(Date.parse(admin.rotationDueAt as string) - Date.parse(admin.createdAt as string)).toBe(30 * DAY);
-    expect(Date.parse(custom.rotationDueAt as string) - Date.parse(custom.createdAt as string)).toBe(90 * DAY);
+    expect(Date.parse(custom.rotationDueAt as string) - Date.parse(custom.createdAt as string)).toBe(
+      90 * DAY,
+    );
 
     t().clock.advance(31 * DAY);
     const due = await t().call({ method: 'GET', url: `${keysUrl(t())}?rotationDue=true&limit=200` });
@@ -43,7 +45,11 @@ describeEachDb('API key policy and rotation due', (t) => {
     expect(await auditEvents(t(), 'api_key.rotation_due', { targetId: ro.id })).toHaveLength(0);
 
     // Rotating clears the flag: the new key is not due and the old one is being replaced.
-    const rotated = await t().call({ method: 'POST', url: `${keysUrl(t(), admin.id)}/rotate`, payload: { overlap: '0' } });
+    const rotated = await t().call({
+      method: 'POST',
+      url: `${keysUrl(t(), admin.id)}/rotate`,
+      payload: { overlap: '0' },
+    });
     expect(rotated.json().rotationDue).toBe(false);
     expect(rotated.json().previous.rotationDue).toBe(false);
 
@@ -66,7 +72,11 @@ describeEachDb('API key policy and rotation due', (t) => {
     });
     expect((await t().call({ method: 'GET', url: policyUrl() })).json().maxLifetime).toBe('90d');
 
-    const none = await t().call({ method: 'POST', url: keysUrl(t()), payload: { name: 'x', scope: 'read-only' } });
+    const none = await t().call({
+      method: 'POST',
+      url: keysUrl(t()),
+      payload: { name: 'x', scope: 'read-only' },
+    });
     expect(none.statusCode).toBe(422);
     expect(none.json()).toMatchObject({ code: 'api_key_policy_violation' });
     const tooLong = await t().call({
@@ -94,11 +104,22 @@ describeEachDb('API key policy and rotation due', (t) => {
     const bad = await t().call({ method: 'PUT', url: policyUrl(), payload: { maxLifetime: 'forever' } });
     expect(bad.statusCode).toBe(422);
     expect(bad.json().errors[0].location).toBe('/body/maxLifetime');
-    const unknown = await t().call({ method: 'PUT', url: policyUrl(), payload: { rotationPeriods: { owner: '1d' } } });
-    expect(unknown.json().errors).toEqual([{ location: '/body/rotationPeriods/owner', message: 'unknown field' }]);
+    const unknown = await t().call({
+      method: 'PUT',
+      url: policyUrl(),
+      payload: { rotationPeriods: { owner: '1d' } },
+    });
+    expect(unknown.json().errors).toEqual([
+      { location: '/body/rotationPeriods/owner', message: 'unknown field' },
+    ]);
     const reader = await t().createKey(['api-keys:read']);
     expect((await t().call({ method: 'GET', url: policyUrl(), key: reader.key })).statusCode).toBe(200);
-    const denied = await t().call({ method: 'PUT', url: policyUrl(), key: reader.key, payload: { requireExpiry: true } });
+    const denied = await t().call({
+      method: 'PUT',
+      url: policyUrl(),
+      key: reader.key,
+      payload: { requireExpiry: true },
+    });
     expect(denied.statusCode).toBe(403);
   });
 });

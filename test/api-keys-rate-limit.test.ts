@@ -7,7 +7,10 @@ describeEachDb('API key rate limit', (t) => {
     // Start at a window boundary so the arithmetic below is exact.
     const now = t().clock.now().getTime();
     t().clock.advance(60_000 - (now % 60_000));
-    const { key } = await createKeyBody(t(), { permissions: ['users:read'], rateLimit: { limit: 3, window: '1m' } });
+    const { key } = await createKeyBody(t(), {
+      permissions: ['users:read'],
+      rateLimit: { limit: 3, window: '1m' },
+    });
     for (let i = 1; i <= 3; i++) {
       const ok = await me(t(), key);
       expect(ok.statusCode).toBe(200);
@@ -31,8 +34,14 @@ describeEachDb('API key rate limit', (t) => {
   });
 
   it('counts each key separately, and keys without a limit send no RateLimit headers', async () => {
-    const a = await createKeyBody(t(), { permissions: ['users:read'], rateLimit: { limit: 1, window: '1h' } });
-    const b = await createKeyBody(t(), { permissions: ['users:read'], rateLimit: { limit: 1, window: '1h' } });
+    const a = await createKeyBody(t(), {
+      permissions: ['users:read'],
+      rateLimit: { limit: 1, window: '1h' },
+    });
+    const b = await createKeyBody(t(), {
+      permissions: ['users:read'],
+      rateLimit: { limit: 1, window: '1h' },
+    });
     const free = await createKeyBody(t(), { permissions: ['users:read'] });
     expect((await me(t(), a.key)).statusCode).toBe(200);
     expect((await me(t(), a.key)).statusCode).toBe(429);

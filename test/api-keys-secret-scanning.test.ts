@@ -31,8 +31,18 @@ describeEachDb(
       const bystander = await createKeyBody(t(), { permissions: ['users:read'] });
       const fake = `ak_live_${'a'.repeat(39)}`;
       const body = JSON.stringify([
-        { token: leaked.key, type: 'latchkey_api_key', url: 'https://github.com/o/r/blob/abc/.env', source: 'content' },
-        { token: fake, type: 'latchkey_api_key', url: 'https://github.com/o/r/blob/abc/x', source: 'content' },
+        {
+          token: leaked.key,
+          type: 'latchkey_api_key',
+          url: 'https://github.com/o/r/blob/abc/.env',
+          source: 'content',
+        },
+        {
+          token: fake,
+          type: 'latchkey_api_key',
+          url: 'https://github.com/o/r/blob/abc/x',
+          source: 'content',
+        },
       ]);
       const res = await post(body, signed(body));
       expect(res.statusCode).toBe(200);
@@ -58,8 +68,12 @@ describeEachDb(
 
     it('an unsigned, unknown-key or badly signed report answers 401 invalid_signature and changes nothing', async () => {
       const k = await createKeyBody(t(), { permissions: ['users:read'] });
-      const body = JSON.stringify([{ token: k.key, type: 'latchkey_api_key', url: 'https://x', source: 'content' }]);
-      const other = JSON.stringify([{ token: k.key, type: 'latchkey_api_key', url: 'https://y', source: 'content' }]);
+      const body = JSON.stringify([
+        { token: k.key, type: 'latchkey_api_key', url: 'https://x', source: 'content' },
+      ]);
+      const other = JSON.stringify([
+        { token: k.key, type: 'latchkey_api_key', url: 'https://y', source: 'content' },
+      ]);
       const attempts: Record<string, string>[] = [
         {},
         { 'github-public-key-identifier': KEY_ID },
@@ -78,7 +92,9 @@ describeEachDb(
     });
 
     it('does not revoke the protected owner key, but labels it and reports the leak', async () => {
-      const body = JSON.stringify([{ token: t().ownerKey, type: 'latchkey_api_key', url: 'https://z', source: 'content' }]);
+      const body = JSON.stringify([
+        { token: t().ownerKey, type: 'latchkey_api_key', url: 'https://z', source: 'content' },
+      ]);
       const res = await post(body, signed(body));
       expect(res.json()[0].label).toBe('true_positive');
       expect((await me(t(), t().ownerKey)).statusCode).toBe(200);

@@ -22,7 +22,13 @@ function freePort(): Promise<number> {
 function get(port: number, path: string, key: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${key}` }, rejectUnauthorized: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        headers: { authorization: `Bearer ${key}` },
+        rejectUnauthorized: false,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -66,7 +72,8 @@ for (const target of dbTargets) {
       });
       const deadline = Date.now() + 30_000;
       while (!/Latchkey is listening/.test(stderr)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${stderr}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`server did not start:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       const ownerKey = /owner key:\s+(\S+)/.exec(stderr)?.[1];
@@ -83,10 +90,14 @@ for (const target of dbTargets) {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
 
-      const after = await testDb.db.kysely.selectFrom('api_keys').select(['request_count', 'last_ip']).execute();
+      const after = await testDb.db.kysely
+        .selectFrom('api_keys')
+        .select(['request_count', 'last_ip'])
+        .execute();
       expect(after.map((r) => Number(r.request_count))).toEqual([N]);
       expect(after[0]?.last_ip).toBe('127.0.0.1');
-      const org = (await testDb.db.kysely.selectFrom('organizations').select('id').executeTakeFirstOrThrow()).id;
+      const org = (await testDb.db.kysely.selectFrom('organizations').select('id').executeTakeFirstOrThrow())
+        .id;
       const used = await store.events.list(org, { type: 'api_key.used', limit: 100 });
       expect(used.reduce((n, e) => n + Number(e.data.count), 0)).toBe(N);
     }, 60_000);

@@ -34,7 +34,7 @@ describeEachDb('POST /v1/keys/verify', (t) => {
     expect(got).toMatchObject({ requestCount: 1, lastIp: '192.0.2.1' });
   });
 
-  it('answers NOT_FOUND for malformed, unknown and other organizations\' keys', async () => {
+  it("answers NOT_FOUND for malformed, unknown and other organizations' keys", async () => {
     const other = await t().createOrganization();
     const foreign = await t().createKey(['users:read'], {}, other);
     const real = await createKeyBody(t(), { permissions: ['users:read'] });
@@ -42,7 +42,12 @@ describeEachDb('POST /v1/keys/verify', (t) => {
     for (const key of ['nope', 'ak_live_short', unknown, foreign.key]) {
       const res = await verify({ key });
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toMatchObject({ valid: false, code: 'NOT_FOUND', keyId: null, organizationId: null });
+      expect(res.json()).toMatchObject({
+        valid: false,
+        code: 'NOT_FOUND',
+        keyId: null,
+        organizationId: null,
+      });
     }
     const fromOther = await verify({ key: foreign.key }, other.ownerKey);
     expect(fromOther.json()).toMatchObject({ valid: true, code: 'VALID', keyId: foreign.id });
@@ -51,11 +56,18 @@ describeEachDb('POST /v1/keys/verify', (t) => {
   it('answers REVOKED, EXPIRED, IP_NOT_ALLOWED, INSUFFICIENT_PERMISSIONS and RATE_LIMITED', async () => {
     const revoked = await createKeyBody(t(), { permissions: ['users:read'] });
     await t().call({ method: 'DELETE', url: keysUrl(t(), revoked.id) });
-    expect((await verify({ key: revoked.key })).json()).toMatchObject({ valid: false, code: 'REVOKED', keyId: revoked.id });
+    expect((await verify({ key: revoked.key })).json()).toMatchObject({
+      valid: false,
+      code: 'REVOKED',
+      keyId: revoked.id,
+    });
 
     const expiring = await createKeyBody(t(), { permissions: ['users:read'], expiresIn: '1m' });
     const fenced = await createKeyBody(t(), { permissions: ['users:read'], ipAllowlist: ['10.0.0.0/8'] });
-    const limited = await createKeyBody(t(), { permissions: ['users:read'], rateLimit: { limit: 1, window: '1h' } });
+    const limited = await createKeyBody(t(), {
+      permissions: ['users:read'],
+      rateLimit: { limit: 1, window: '1h' },
+    });
     t().clock.advance(61_000);
     expect((await verify({ key: expiring.key })).json().code).toBe('EXPIRED');
 
@@ -63,8 +75,16 @@ describeEachDb('POST /v1/keys/verify', (t) => {
     expect((await verify({ key: fenced.key, ip: '192.0.2.1' })).json().code).toBe('IP_NOT_ALLOWED');
     expect((await verify({ key: fenced.key })).json().code).toBe('IP_NOT_ALLOWED');
 
-    const denied = await verify({ key: fenced.key, ip: '10.1.2.3', permissions: ['users:read', 'users:write'] });
-    expect(denied.json()).toMatchObject({ valid: false, code: 'INSUFFICIENT_PERMISSIONS', permissions: ['users:read'] });
+    const denied = await verify({
+      key: fenced.key,
+      ip: '10.1.2.3',
+      permissions: ['users:read', 'users:write'],
+    });
+    expect(denied.json()).toMatchObject({
+      valid: false,
+      code: 'INSUFFICIENT_PERMISSIONS',
+      permissions: ['users:read'],
+    });
 
     expect((await verify({ key: limited.key })).json().code).toBe('VALID');
     const over = (await verify({ key: limited.key })).json();
