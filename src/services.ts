@@ -3,6 +3,7 @@ import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
 import { parseSecretScanningKeys } from './crypto/secret-scanning-keys.ts';
+import type { KeyInvalidationBus } from './domain/api-keys/invalidation.ts';
 import { createApiKeyPolicyService } from './domain/api-keys/policy-service.ts';
 import type { RateLimiter } from './domain/api-keys/rate-limiter.ts';
 import { createApiKeyService } from './domain/api-keys/service.ts';
@@ -25,6 +26,8 @@ export function createServices(deps: {
   config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'secretScanningKeys'>>;
   /** Shared rate-limit counters (Redis) for several nodes; in memory when absent. */
   rateLimiter?: RateLimiter;
+  /** Cross-node cache invalidation (Redis pub/sub) when several nodes serve one database. */
+  keyInvalidation?: KeyInvalidationBus;
   onBackgroundError?: (error: unknown) => void;
 }) {
   const { store, clock, masterKey } = deps;
@@ -39,6 +42,7 @@ export function createServices(deps: {
     hashKey: createKeyHasher(masterKey),
     batch,
     ...(deps.rateLimiter ? { limiter: deps.rateLimiter } : {}),
+    ...(deps.keyInvalidation ? { bus: deps.keyInvalidation } : {}),
   });
   return {
     store,

@@ -12,6 +12,7 @@ import { parseDuration } from '../shared/duration.ts';
 import { decodeCursor, encodeCursor, type Page, type RequestContext } from '../shared/types.ts';
 import { type CheckCode, type CheckResult, createKeyChecker } from './hot-path.ts';
 import { checkAllowlist, checkMetadata, checkRateLimit, refuseEscalation, resolveExpiry } from './input.ts';
+import type { KeyInvalidationBus } from './invalidation.ts';
 import { type ApiKeyPolicy, DEFAULT_POLICY, enforceLifetime, rotationDueAt, tierOf } from './policy.ts';
 import { createMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter.ts';
 
@@ -107,10 +108,21 @@ export function createApiKeyService(deps: {
   hashKey: (key: string) => string;
   batch: BatchWriter;
   limiter?: RateLimiter;
+  /** Other nodes' caches (Redis pub/sub); absent with a single node. */
+  bus?: KeyInvalidationBus;
 }) {
-  const { store, clock, hashKey, batch } = deps;
+  const { store, clock, hashKey, batch, bus } = deps;
   const limiter = deps.limiter ?? createMemoryRateLimiter(() => clock.now().getTime());
-  const checker = createKeyChecker({ store, clock, hashKey, batch, limiter });
+  const local = createKeyChecker({ store, clock, hashKey, batch, limiter });
+  // Evict here at once (before the change answers), then tell the other nodes.
+  const checker = {
+    ...local,
+    invalidate(hash: string) {
+      local.invalidate(hash);
+      bus?.publish(hash);
+    },
+  };
+  void bus?.subscribe((hash) => local.invalidate(hash));
 
   async function policyOf(tx: Store, organizationId: string): Promise<ApiKeyPolicy> {
     return (await tx.apiKeyPolicies.get(organizationId)) ?? DEFAULT_POLICY;
