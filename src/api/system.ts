@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
+import { AppError } from '../errors/app-error.ts';
 import type { Services } from '../services.ts';
 
 /** Health, readiness and metrics: no credentials, nothing private (no versions, hosts or counts of data). */
@@ -33,10 +34,11 @@ export default function systemRoutes(app: FastifyInstance, s: Services, metrics:
       },
     },
     async () => {
-      await s.store.ping().catch(async () => {
-        const { AppError } = await import('../errors/app-error.ts');
+      try {
+        await s.store.ping();
+      } catch {
         throw new AppError('not_ready', 'The database does not answer');
-      });
+      }
       return { status: 'ready' as const };
     },
   );

@@ -35,10 +35,12 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   sealTimer.unref();
 
   await app.listen({ port: config.port, host: config.host });
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : config.port;
   process.stderr.write(
     [
       '',
-      `Latchkey is listening on https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+      `Latchkey is listening on https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       `  database:    ${runtime.db.describe}`,
       `  certificate: ${tls.path}${tls.generated ? ' (self-signed, generated now)' : ''}`,
       `  SHA-256 fingerprint: ${tls.fingerprint}`,

@@ -1,35 +1,49 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
 export type IdKind = 'org' | 'usr' | 'rol' | 'key' | 'evt' | 'req' | 'seal' | (string & {});
 
-/**
- * A prefixed, time-ordered identifier (`usr_01jd3k8v6m…`): 48 bits of
- * millisecond time then 80 random bits, Crockford base32 (the ULID layout),
- * so ids sort by creation time as plain strings.
- */
-// One call into the CSPRNG per 256 ids instead of one per id: ids are made on every request (request ids).
-const pool = Buffer.alloc(4096);
-let offset = pool.length;
-function random16(): Buffer {
-  if (offset + 16 > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+/** Adds one to a base-32 digit array (the ULID monotonic rule); the 80-bit space never overflows in practice. */
+function increment(digits: number[]): number[] {
+  const out = [...digits];
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 31) {
+      out[i]! += 1;
+      return out;
+    }
+    out[i] = 0;
   }
-  offset += 16;
-  return pool.subarray(offset - 16, offset);
+  return out;
 }
 
+/**
+ * A prefixed, time-ordered identifier (`usr_01jd3k8v6m…`): 48 bits of
+ * millisecond time then 80 random bits, Crockford base32 (the ULID layout).
+ * Ids made in the same millisecond (or under a frozen test clock) increase
+ * monotonically, so ids always sort in creation order as plain strings.
+ */
 export function newId(kind: IdKind, now: number = Date.now()): string {
-  let time = '';
-  let t = now;
+  let random: number[];
+  let time = now;
+  if (time <= lastTime) {
+    time = lastTime;
+    random = increment(lastRandom);
+  } else {
+    random = [...randomBytes(16)].map((b) => b % 32);
+    // Keep the top bit clear so increments have room before wrapping.
+    random[0] = random[0]! % 16;
+  }
+  lastTime = time;
+  lastRandom = random;
+  let head = '';
+  let t = time;
   for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32] + time;
+    head = CROCKFORD[t % 32] + head;
     t = Math.floor(t / 32);
   }
-  const bytes = random16();
-  let rand = '';
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[(bytes[i] ?? 0) % 32];
-  return `${kind}_${time}${rand}`;
+  return `${kind}_${head}${random.map((d) => CROCKFORD[d]).join('')}`;
 }

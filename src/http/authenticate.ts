@@ -86,7 +86,12 @@ export function registerAuthentication(
           });
         }
         // Over-limit requests are not audited one by one: a flood would become a flood of events.
-        deps.apiKeys.recordFailure(credential, result.code, ctx, result.record);
+        const orgInPath = (request.params as Record<string, unknown> | undefined)?.org;
+        deps.apiKeys.recordFailure(credential, result.code, ctx, {
+          record: result.record,
+          organizationId:
+            typeof orgInPath === 'string' && /^org_[0-9a-z]{26}$/.test(orgInPath) ? orgInPath : undefined,
+        });
         throw new AppError(result.code, failureDetail(result.code));
       }
       principal = result.principal;

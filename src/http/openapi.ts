@@ -6,6 +6,8 @@ export interface RouteInfo {
   auth: 'none' | 'required';
   permission: string | undefined;
   scim: boolean;
+  /** JSON schema of the path parameters, so tests can build valid ids for any route. */
+  params: { properties?: Record<string, { pattern?: string }> } | undefined;
 }
 
 const problem = (description: string) => ({ description, $ref: 'Problem#' });
@@ -37,6 +39,7 @@ export function describeRoutes(app: FastifyInstance, routes: RouteInfo[]): void 
         auth,
         permission: config.permission,
         scim: config.scim ?? false,
+        params: (route.schema?.params as RouteInfo['params']) ?? undefined,
       });
     }
     const schema = (route.schema ?? {}) as Record<string, unknown> & { response?: Record<string, unknown> };

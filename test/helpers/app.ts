@@ -29,6 +29,11 @@ export interface TestApp {
     extra?: Record<string, unknown>,
     as?: { org: string; ownerKey: string },
   ): Promise<{ id: string; key: string }>;
+  /** `GET` (or `POST` with a payload) under `/v1/organizations/{org}` with that organization's owner key. */
+  orgClient(as: {
+    org: string;
+    ownerKey: string;
+  }): (path: string, payload?: object) => Promise<LightMyRequestResponse>;
   /** A second organization (for tenancy tests) with its own owner key. */
   createOrganization(name?: string, mode?: 'live' | 'test'): Promise<{ org: string; ownerKey: string }>;
   close(): Promise<void>;
@@ -80,6 +85,15 @@ export async function createTestApp(
       if (res.statusCode !== 201) throw new Error(`createKey failed: ${res.statusCode} ${res.body}`);
       const body = res.json() as { id: string; key: string };
       return { id: body.id, key: body.key };
+    },
+    orgClient(as) {
+      return (path, payload) =>
+        call({
+          method: payload ? 'POST' : 'GET',
+          url: `/v1/organizations/${as.org}${path}`,
+          key: as.ownerKey,
+          ...(payload ? { payload } : {}),
+        });
     },
     async createOrganization(name = 'Other organization', mode = 'live') {
       const res = await call({ method: 'POST', url: '/v1/organizations', payload: { name, mode } });

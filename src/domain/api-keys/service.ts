@@ -287,20 +287,25 @@ export function createApiKeyService(deps: {
     return true;
   }
 
-  /** Records a refused credential as `auth.failed`, with only a partial key identifier. */
+  /**
+   * Records a refused credential as `auth.failed`, with only a partial key
+   * identifier. It belongs to the key's organization when the key is known,
+   * else to the organization in the URL; failures with neither are kept
+   * under the pseudo-organization "-" (visible to operators, not tenants).
+   */
   function recordFailure(
     candidate: string,
     code: string,
     ctx: Omit<RequestContext, 'actor'>,
-    record?: ApiKeyRecord,
+    owner: { record?: ApiKeyRecord | undefined; organizationId?: string | undefined } = {},
   ): void {
-    // Failures with an unknown key belong to no organization; they are kept under the pseudo-organization "-".
+    const record = owner.record;
     batch.recordEvent(
       buildEvent(
         clock,
         { ...ctx, actor: { type: 'anonymous', id: null, display: null } },
         {
-          organizationId: record?.organizationId ?? '-',
+          organizationId: record?.organizationId ?? owner.organizationId ?? '-',
           type: 'auth.failed',
           outcome: 'failure',
           target: record ? { type: 'api_key', id: record.id } : null,
@@ -606,7 +611,7 @@ export function createApiKeyService(deps: {
         };
       }
       if (result.code !== 'VALID' && result.code !== 'INSUFFICIENT_PERMISSIONS') {
-        recordFailure(input.key, authCode(result), { ...requestCtx, ip }, record);
+        recordFailure(input.key, authCode(result), { ...requestCtx, ip }, { record });
       }
       let rate = result.rate;
       if (!rate && record.rateLimit && result.snapshot?.rateWindowMs) {
