@@ -94,6 +94,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             description: 'An API key (`ak_live_…`) or an OAuth access token (JWT).',
           },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          secretScanningSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Github-Public-Key-Signature',
+            description:
+              'ECDSA P-256 signature (base64 DER) of the raw body, by the key named in `Github-Public-Key-Identifier` (configured in `LATCHKEY_SECRET_SCANNING_KEYS`).',
+          },
         },
       },
     },

@@ -68,8 +68,16 @@ export default function secretScanningRoutes(app: FastifyInstance, s: Services):
           summary: 'Leaked-key report (secret scanning)',
           description:
             'For secret scanning partners (GitHub): a JSON array of `{token, type, url, source}`, signed with ECDSA P-256 over the raw body (`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`: base64 DER) by a key configured in `LATCHKEY_SECRET_SCANNING_KEYS`. Each live Latchkey key reported is revoked at once with reason `leaked` (its URL kept) and `api_key.leaked` is written; the answer labels every token by hash. An unsigned or badly signed report answers 401 `invalid_signature` and changes nothing.',
+          security: [{ secretScanningSignature: [] }],
           body: Report,
-          response: { 200: Labels },
+          response: {
+            200: Labels,
+            400: Type.Ref('Problem', { description: 'Malformed JSON' }),
+            401: Type.Ref('Problem', {
+              description: 'Missing, unknown or invalid signature (`invalid_signature`)',
+            }),
+            422: Type.Ref('Problem', { description: 'The body is not a list of reports' }),
+          },
         },
       },
       async (request) =>
