@@ -78,6 +78,8 @@ describeEachDb('DELETE /v1/organizations/:org/api-keys/:id', (t) => {
         const startedAfterRevoke = revoked;
         const res = await me(t(), key);
         (startedAfterRevoke ? after : before).push(res.statusCode);
+        // inject() never does I/O; yield so the revoke's database round trips (PostgreSQL) can progress.
+        await new Promise((r) => setImmediate(r));
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
