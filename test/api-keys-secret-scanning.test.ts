@@ -1,5 +1,9 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { auditEvents, createKeyBody, keysUrl, me } from './helpers/api-keys.ts';
 import { describeEachDb } from './helpers/each-db.ts';
 
@@ -104,3 +108,39 @@ describeEachDb(
   },
   { env: { LATCHKEY_SECRET_SCANNING_KEYS: JSON.stringify({ [KEY_ID]: PEM }) } },
 );
+
+describe('LATCHKEY_SECRET_SCANNING_KEYS', () => {
+  it('accepts inline JSON or a file of {keyId: PEM}, and lists every bad key', () => {
+    expect(
+      loadConfig({ LATCHKEY_SECRET_SCANNING_KEYS: JSON.stringify({ [KEY_ID]: PEM }) }).secretScanningKeys,
+    ).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ssk-'));
+    try {
+      const file = join(dir, 'keys.json');
+      writeFileSync(file, JSON.stringify({ a: PEM }));
+      expect(() => loadConfig({ LATCHKEY_SECRET_SCANNING_KEYS: file })).not.toThrow();
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+        type: 'spki',
+        format: 'pem',
+      });
+      let error: unknown;
+      try {
+        loadConfig({
+          LATCHKEY_SECRET_SCANNING_KEYS: JSON.stringify({ bad: 'not a pem', rsa: rsa.toString() }),
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([
+        'LATCHKEY_SECRET_SCANNING_KEYS (secretScanningKeys): key "bad" is not a PEM public key',
+        'LATCHKEY_SECRET_SCANNING_KEYS (secretScanningKeys): key "rsa" is not an ECDSA P-256 public key',
+      ]);
+      expect(() => loadConfig({ LATCHKEY_SECRET_SCANNING_KEYS: join(dir, 'missing.json') })).toThrow(
+        /cannot read/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -90,9 +90,12 @@ export function createKeySweeper(deps: {
     },
     start(intervalMs: number, onError?: (error: unknown) => void): void {
       if (timer) return;
-      timer = setInterval(() => {
+      const run = () => {
         this.sweep().catch((error) => onError?.(error));
-      }, intervalMs);
+      };
+      // Once at start too: keys that expired while the server was down are reported without waiting.
+      run();
+      timer = setInterval(run, intervalMs);
       timer.unref();
     },
     async stop(): Promise<void> {
