@@ -91,8 +91,22 @@ describeEachDb(
         expect(res.statusCode, JSON.stringify(headers)).toBe(401);
         expect(res.json().code).toBe('invalid_signature');
       }
+      const garbage = await post('{not json', {});
+      expect(garbage.statusCode).toBe(401);
+      expect(garbage.json().code).toBe('invalid_signature');
       expect((await me(t(), k.key)).statusCode).toBe(200);
       expect(await auditEvents(t(), 'api_key.leaked', { targetId: k.id })).toHaveLength(0);
+    });
+
+    it('answers 400 malformed_json for a signed body that is not JSON, and 422 for one that is not a list', async () => {
+      const notJson = '{not json';
+      const res = await post(notJson, signed(notJson));
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe('malformed_json');
+      const notList = JSON.stringify({ token: 'x' });
+      const res2 = await post(notList, signed(notList));
+      expect(res2.statusCode).toBe(422);
+      expect(res2.json().code).toBe('validation_failed');
     });
 
     it('does not revoke the protected owner key, but labels it and reports the leak', async () => {

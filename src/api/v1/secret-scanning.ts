@@ -1,14 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { AppError } from '../../errors/app-error.ts';
 import { requestContext } from '../../http/context.ts';
 import type { Services } from '../../services.ts';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    rawBody?: Buffer;
-  }
-}
 
 const Report = Type.Array(
   Type.Object(
@@ -37,13 +32,28 @@ const Labels = Type.Array(
  */
 export default function secretScanningRoutes(app: FastifyInstance, s: Services): void {
   app.register(async (scope) => {
+    // The signature is checked on the exact bytes received, before they are parsed or validated:
+    // an unsigned or badly signed report is refused whatever it contains, and changes nothing.
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-      request.rawBody = body as Buffer;
+      const raw = body as Buffer;
+      const header = (name: string) => {
+        const v = request.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
       try {
-        done(null, JSON.parse((body as Buffer).toString('utf8')));
+        s.secretScanning.authenticate(
+          raw,
+          header('github-public-key-identifier'),
+          header('github-public-key-signature'),
+        );
       } catch (error) {
-        (error as { statusCode?: number }).statusCode = 400;
         done(error as Error, undefined);
+        return;
+      }
+      try {
+        done(null, JSON.parse(raw.toString('utf8')));
+      } catch {
+        done(new AppError('malformed_json', 'The request body is not valid JSON'), undefined);
       }
     });
     const r = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -51,18 +61,6 @@ export default function secretScanningRoutes(app: FastifyInstance, s: Services):
       '/v1/secret-scanning/reports',
       {
         config: { auth: 'none' },
-        // Checked before the body is validated or read: an unsigned report changes nothing.
-        preValidation: async (request) => {
-          const header = (name: string) => {
-            const v = request.headers[name];
-            return typeof v === 'string' ? v : undefined;
-          };
-          s.secretScanning.authenticate(
-            request.rawBody ?? Buffer.alloc(0),
-            header('github-public-key-identifier'),
-            header('github-public-key-signature'),
-          );
-        },
         schema: {
           tags: ['API keys'],
           summary: 'Leaked-key report (secret scanning)',
