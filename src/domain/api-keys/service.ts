@@ -1,4 +1,4 @@
-import { generateApiKey, type KeyPrefix, keyHint, partialKey } from '../../crypto/api-key-format.ts';
+import { generateApiKey, type KeyPrefix, keyHint } from '../../crypto/api-key-format.ts';
 import { newId } from '../../crypto/ids.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { ApiKeyPatch, ApiKeyRecord, KeyRateLimit } from '../../store/repos/api-keys.ts';
@@ -8,13 +8,16 @@ import { buildEvent } from '../audit/events.ts';
 import type { Principal } from '../auth/principal.ts';
 import { ALL_PERMISSIONS, SCOPE_PRESETS, type ScopePreset } from '../permissions/catalogue.ts';
 import type { Clock } from '../shared/clock.ts';
-import { parseDuration } from '../shared/duration.ts';
 import { decodeCursor, encodeCursor, type Page, type RequestContext } from '../shared/types.ts';
-import { type CheckCode, type CheckResult, createKeyChecker } from './hot-path.ts';
+import { createKeyChecker } from './hot-path.ts';
 import { checkAllowlist, checkMetadata, checkRateLimit, refuseEscalation, resolveExpiry } from './input.ts';
 import type { KeyInvalidationBus } from './invalidation.ts';
 import { type ApiKeyPolicy, DEFAULT_POLICY, enforceLifetime, rotationDueAt, tierOf } from './policy.ts';
-import { createMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter.ts';
+import { createMemoryRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { rotateKey } from './rotation.ts';
+import { createVerification } from './verification.ts';
+
+export type { AuthFailureCode, KeyCheck, VerifyResult } from './verification.ts';
 
 export type KeyStatus = 'active' | 'expired' | 'revoked';
 
@@ -55,51 +58,10 @@ export interface RotateKeyInput {
   expiresAt?: string | undefined;
 }
 
-export type AuthFailureCode =
-  | 'malformed_api_key'
-  | 'invalid_api_key'
-  | 'api_key_revoked'
-  | 'api_key_expired'
-  | 'ip_not_allowed'
-  | 'rate_limited';
-
-export type KeyCheck =
-  | { ok: true; principal: Principal; record: ApiKeyRecord; rate: RateDecision | undefined }
-  | { ok: false; code: AuthFailureCode; record?: ApiKeyRecord; rate?: RateDecision | undefined };
-
-export interface VerifyResult {
-  valid: boolean;
-  code: CheckCode;
-  keyId: string | null;
-  organizationId: string | null;
-  name: string | null;
-  permissions: string[];
-  metadata: Record<string, unknown> | null;
-  expiresAt: string | null;
-  rateLimit: { limit: number; remaining: number; reset: string } | null;
-}
-
-const DEFAULT_OVERLAP_MS = 24 * 3_600_000;
-
 export function keyStatus(record: Pick<ApiKeyRecord, 'status' | 'expiresAt'>, now: Date): KeyStatus {
   if (record.status === 'revoked') return 'revoked';
   if (record.expiresAt !== null && record.expiresAt <= now.toISOString()) return 'expired';
   return 'active';
-}
-
-function authCode(result: CheckResult): AuthFailureCode {
-  switch (result.code) {
-    case 'REVOKED':
-      return 'api_key_revoked';
-    case 'EXPIRED':
-      return 'api_key_expired';
-    case 'IP_NOT_ALLOWED':
-      return 'ip_not_allowed';
-    case 'RATE_LIMITED':
-      return 'rate_limited';
-    default:
-      return result.malformed ? 'malformed_api_key' : 'invalid_api_key';
-  }
 }
 
 export function createApiKeyService(deps: {
@@ -123,6 +85,7 @@ export function createApiKeyService(deps: {
     },
   };
   void bus?.subscribe((hash) => local.invalidate(hash));
+  const verification = createVerification({ checker: local, limiter, batch, clock });
 
   async function policyOf(tx: Store, organizationId: string): Promise<ApiKeyPolicy> {
     return (await tx.apiKeyPolicies.get(organizationId)) ?? DEFAULT_POLICY;
@@ -287,39 +250,6 @@ export function createApiKeyService(deps: {
     return true;
   }
 
-  /**
-   * Records a refused credential as `auth.failed`, with only a partial key
-   * identifier. It belongs to the key's organization when the key is known,
-   * else to the organization in the URL; failures with neither are kept
-   * under the pseudo-organization "-" (visible to operators, not tenants).
-   */
-  function recordFailure(
-    candidate: string,
-    code: string,
-    ctx: Omit<RequestContext, 'actor'>,
-    owner: { record?: ApiKeyRecord | undefined; organizationId?: string | undefined } = {},
-  ): void {
-    const record = owner.record;
-    batch.recordEvent(
-      buildEvent(
-        clock,
-        { ...ctx, actor: { type: 'anonymous', id: null, display: null } },
-        {
-          organizationId: record?.organizationId ?? owner.organizationId ?? '-',
-          type: 'auth.failed',
-          outcome: 'failure',
-          target: record ? { type: 'api_key', id: record.id } : null,
-          data: {
-            reason: code,
-            keyHint: candidate ? partialKey(candidate) : null,
-            endpoint: ctx.endpoint ?? null,
-            ip: ctx.ip,
-          },
-        },
-      ),
-    );
-  }
-
   return {
     view,
     insertKey,
@@ -459,84 +389,21 @@ export function createApiKeyService(deps: {
       return view(await mustGet(organizationId, id));
     },
 
-    /**
-     * A new key with the same name, permissions, allowlist, rate limit and
-     * metadata; the old one expires when the overlap ends (default 24h, `0` at once).
-     */
-    async rotate(
+    rotate: (
       principal: Principal,
       ctx: RequestContext,
       organizationId: string,
       id: string,
       input: RotateKeyInput,
-    ) {
-      const old = await mustGet(organizationId, id);
-      const now = clock.now();
-      if (keyStatus(old, now) !== 'active') {
-        throw new AppError(
-          'conflict',
-          `Only an active key can be rotated; this one is ${keyStatus(old, now)}`,
-        );
-      }
-      if (old.rotatedToId !== null) {
-        throw new AppError('conflict', `This key was already rotated to ${old.rotatedToId}; rotate that one`);
-      }
-      // Rotating hands out a fresh secret with the old key's permissions: the caller must hold them.
-      refuseEscalation(principal, old.permissions);
-      const overlapMs =
-        input.overlap === undefined ? DEFAULT_OVERLAP_MS : (parseDuration(input.overlap) ?? 0);
-      let expiresAt = resolveExpiry(input, now);
-      if (expiresAt === null && input.expiresIn === undefined && old.expiresAt !== null) {
-        const lifetime = new Date(old.expiresAt).getTime() - new Date(old.createdAt).getTime();
-        expiresAt = new Date(now.getTime() + lifetime).toISOString();
-      }
-      enforceLifetime(await policyOf(store, organizationId), expiresAt, now);
-      const overlapEnd = new Date(now.getTime() + overlapMs).toISOString();
-      const oldExpiresAt = old.expiresAt !== null && old.expiresAt < overlapEnd ? old.expiresAt : overlapEnd;
-      const created = await store.transaction(async (tx) => {
-        const made = await insertKey(tx, ctx, {
-          organizationId,
-          prefix: old.prefix as KeyPrefix,
-          name: old.name,
-          description: old.description,
-          permissions: old.permissions,
-          scope: old.scope === 'owner' ? null : old.scope,
-          expiresAt,
-          isOwner: old.isOwner,
-          ipAllowlist: old.ipAllowlist,
-          rateLimit: old.rateLimit,
-          metadata: old.metadata,
-          rotatedFromId: old.id,
-        });
-        const marked = await tx.apiKeys.markRotated(organizationId, id, {
-          rotatedToId: made.record.id,
-          rotatedAt: now.toISOString(),
-          expiresAt: oldExpiresAt,
-        });
-        if (!marked) throw new AppError('conflict', 'This key was rotated or revoked concurrently');
-        await tx.events.append([
-          buildEvent(clock, ctx, {
-            organizationId,
-            type: 'api_key.rotated',
-            target: { type: 'api_key', id },
-            data: {
-              keyId: id,
-              name: old.name,
-              newKeyId: made.record.id,
-              overlapSeconds: overlapMs / 1000,
-              oldKeyExpiresAt: oldExpiresAt,
-            },
-          }),
-        ]);
-        return made;
-      });
-      checker.invalidate(old.keyHash);
-      return {
-        view: view(created.record),
-        key: created.key,
-        previous: view(await mustGet(organizationId, id)),
-      };
-    },
+    ) =>
+      rotateKey(
+        { store, clock, insertKey, view, mustGet, policyOf, invalidate: checker.invalidate },
+        principal,
+        ctx,
+        organizationId,
+        id,
+        input,
+      ),
 
     /** Revokes and evicts the key from the verification cache before returning. */
     async revoke(
@@ -554,85 +421,9 @@ export function createApiKeyService(deps: {
     invalidate: (hash: string) => checker.invalidate(hash),
     hashKey,
 
-    /** For the HTTP authentication hook: a key's principal, or why it is refused. */
-    async authenticate(candidate: string, ctx: Omit<RequestContext, 'actor'>): Promise<KeyCheck> {
-      const result = await checker.check(candidate, { ip: ctx.ip, ctx });
-      const record = result.snapshot?.record;
-      if (result.code !== 'VALID' || !result.snapshot || !record) {
-        return { ok: false, code: authCode(result), record, rate: result.rate };
-      }
-      return {
-        ok: true,
-        record,
-        rate: result.rate,
-        principal: {
-          type: 'api_key',
-          id: record.id,
-          organizationId: record.organizationId,
-          rootOrganization: result.snapshot.rootOrganization,
-          display: record.name,
-          permissions: result.snapshot.permissions,
-          protected: record.isOwner,
-          scimOnly: record.prefix === 'scim_',
-        },
-      };
-    },
-
-    /**
-     * `POST /v1/keys/verify`: the same decision as the HTTP hot path, for a
-     * key presented to the caller's own API. A key of another organization
-     * is NOT_FOUND to the caller, and nothing about it is counted.
-     */
-    async verify(
-      principal: Principal,
-      ctx: RequestContext,
-      input: { key: string; permissions?: string[] | undefined; ip?: string | undefined },
-    ): Promise<VerifyResult> {
-      const ip = input.ip ?? null;
-      const { actor: _actor, ...requestCtx } = ctx;
-      const result = await checker.check(input.key, {
-        ip,
-        required: input.permissions,
-        ctx: { ...requestCtx, ip },
-        organizationId: principal.organizationId,
-      });
-      const record = result.snapshot?.record;
-      if (!record) {
-        return {
-          valid: false,
-          code: 'NOT_FOUND',
-          keyId: null,
-          organizationId: null,
-          name: null,
-          permissions: [],
-          metadata: null,
-          expiresAt: null,
-          rateLimit: null,
-        };
-      }
-      if (result.code !== 'VALID' && result.code !== 'INSUFFICIENT_PERMISSIONS') {
-        recordFailure(input.key, authCode(result), { ...requestCtx, ip }, { record });
-      }
-      let rate = result.rate;
-      if (!rate && record.rateLimit && result.snapshot?.rateWindowMs) {
-        rate = await limiter.peek(record.id, record.rateLimit.limit, result.snapshot.rateWindowMs);
-      }
-      return {
-        valid: result.code === 'VALID',
-        code: result.code,
-        keyId: record.id,
-        organizationId: record.organizationId,
-        name: record.name,
-        permissions: record.permissions,
-        metadata: record.metadata,
-        expiresAt: record.expiresAt,
-        rateLimit: rate
-          ? { limit: rate.limit, remaining: rate.remaining, reset: new Date(rate.resetAt).toISOString() }
-          : null,
-      };
-    },
-
-    recordFailure,
+    authenticate: verification.authenticate,
+    verify: verification.verify,
+    recordFailure: verification.recordFailure,
 
     ownerPermissions: (): string[] => [...ALL_PERMISSIONS],
     cacheSize: () => checker.cacheSize(),
