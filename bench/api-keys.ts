@@ -15,7 +15,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -226,6 +226,7 @@ async function measure(
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0] ?? 0;
   const rows: Row[] = [];
   const bare = await start(['--server', 'bare']);
   const ceiling = await measure(
@@ -278,6 +279,8 @@ async function main(): Promise<void> {
     connections: CONNECTIONS,
     durationSeconds: DURATION,
     transport: 'plain HTTP on 127.0.0.1 (no TLS on either side)',
+    // Other work on the machine skews every row; the 1-minute load average says how much there was.
+    loadAverage: { before: Number(loadBefore.toFixed(2)), after: Number((loadavg()[0] ?? 0).toFixed(2)) },
     targets: { percentOfCeiling: 60, p99Ms: 10, dbWritesPerRequest: 0 },
   };
   mkdirSync(join(here, 'results'), { recursive: true });
@@ -285,7 +288,7 @@ async function main(): Promise<void> {
   const md = [
     '# API-key hot path benchmark',
     '',
-    `\`npm run bench\` on ${meta.date.slice(0, 10)}: Node ${meta.node}, ${meta.cpus}, autocannon with ${CONNECTIONS} connections for ${DURATION} s per row (after a 2 s warm-up), ${meta.transport}. Servers and load generator share the machine.`,
+    `\`npm run bench\` on ${meta.date.slice(0, 10)}: Node ${meta.node}, ${meta.cpus}, autocannon with ${CONNECTIONS} connections for ${DURATION} s per row (after a 2 s warm-up), ${meta.transport}. Servers and load generator share the machine; 1-minute load average ${meta.loadAverage.before} before and ${meta.loadAverage.after} after the run (on ${cpus().length} cores), so other work skews the figures.`,
     '',
     '| target | database | req/s | % of ceiling | p50 ms | p99 ms | non-2xx | DB writes in run | writes / request |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
