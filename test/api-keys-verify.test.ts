@@ -91,6 +91,13 @@ describeEachDb('POST /v1/keys/verify', (t) => {
     expect(over).toMatchObject({ valid: false, code: 'RATE_LIMITED', rateLimit: { limit: 1, remaining: 0 } });
   });
 
+  it('a key revoked a moment after a VALID verification (cached) is REVOKED on the next one', async () => {
+    const k = await createKeyBody(t(), { permissions: ['users:read'] });
+    expect((await verify({ key: k.key })).json().code).toBe('VALID');
+    await t().call({ method: 'DELETE', url: keysUrl(t(), k.id) });
+    expect((await verify({ key: k.key })).json()).toMatchObject({ valid: false, code: 'REVOKED' });
+  });
+
   it('needs api-keys:verify (403) and refuses unknown fields and a bad ip (422)', async () => {
     const k = await createKeyBody(t(), { permissions: ['users:read'] });
     const res = await verify({ key: k.key }, k.key);
