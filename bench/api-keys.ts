@@ -141,7 +141,16 @@ async function serveLatchkey(databaseUrl: string | undefined): Promise<void> {
         const pg = (await import('pg')).default;
         const admin = new pg.Client({ connectionString: databaseUrl });
         await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        // Without FORCE first: our own pool's backends may still be leaving (see test/helpers/databases.ts).
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await admin.query(`DROP DATABASE IF EXISTS ${dbName}${attempt < 20 ? '' : ' WITH (FORCE)'}`);
+            break;
+          } catch (error) {
+            if (attempt >= 20 || (error as { code?: string }).code !== '55006') throw error;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
         await admin.end();
       }
       rmSync(dataDir, { recursive: true, force: true });
