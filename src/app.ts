@@ -6,14 +6,17 @@ import systemRoutes from './api/system.ts';
 import apiKeyPolicyRoutes from './api/v1/api-key-policy.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
+import eventRoutes from './api/v1/events.ts';
 import keyVerifyRoutes from './api/v1/keys-verify.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
 import secretScanningRoutes from './api/v1/secret-scanning.ts';
 import userRoutes, { User } from './api/v1/users.ts';
+import webhookRoutes, { WebhookDelivery, WebhookEndpoint } from './api/v1/webhooks.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
+import { openApiWebhooks } from './events/docs.ts';
 import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerHttpsOnly } from './http/https-only.ts';
@@ -42,7 +45,16 @@ declare module 'fastify' {
 }
 
 /** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent];
+const SHARED_SCHEMAS = [
+  Problem,
+  ApiKey,
+  User,
+  Role,
+  Organization,
+  AuditEvent,
+  WebhookEndpoint,
+  WebhookDelivery,
+];
 
 /** Redacted wherever they appear in a log line: no secret is ever logged. */
 export const REDACT = [
@@ -86,6 +98,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           'API-first identity and access management. Every route but health, metrics and discovery needs a credential: `Authorization: Bearer <key>`, `Authorization: ApiKey <key>` or `X-API-Key: <key>`. Errors are RFC 9457 problem+json bodies with a stable `code`.',
       },
       servers: [{ url: config.publicUrl }],
+      // OpenAPI 3.1 `webhooks`: what Latchkey POSTs to endpoints, one entry per event type (src/events/catalogue.ts).
+      webhooks: openApiWebhooks() as never, // plain JSON schema objects, which the PathItemObject typing does not describe
       components: {
         securitySchemes: {
           bearer: {
@@ -126,6 +140,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   keyVerifyRoutes(app, services);
   secretScanningRoutes(app, services);
   auditRoutes(app, services);
+  eventRoutes(app, services);
+  webhookRoutes(app, services);
 
   await app.ready();
   return app;

@@ -40,6 +40,7 @@ export async function openRuntime(
     db,
     services,
     async close() {
+      await services.dispatcher.stop();
       await services.batch.stop();
       await redis?.close();
       await db.close();

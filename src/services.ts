@@ -1,4 +1,5 @@
 import type { Config } from './config/schema.ts';
+import { newId } from './crypto/ids.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
@@ -14,8 +15,15 @@ import { createAuditService } from './domain/audit/service.ts';
 import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
 import { createSecretScanningService } from './domain/secret-scanning/service.ts';
-import type { Clock } from './domain/shared/clock.ts';
+import { type Clock, systemClock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
+import { createWebhookDispatcher } from './domain/webhooks/dispatcher.ts';
+import { webhookFanOut } from './domain/webhooks/fanout.ts';
+import { createWebhookService } from './domain/webhooks/service.ts';
+import { createDispatcherLoop } from './events/dispatcher-loop.ts';
+import { createEventPipeline } from './events/pipeline.ts';
+import type { OutboundHttp } from './net/outbound.ts';
+import { createOutboundHttp } from './net/outbound-http.ts';
 import type { Store } from './store/store.ts';
 
 /** The composition of every domain service, wired once; routes and the CLI receive this. */
@@ -23,12 +31,15 @@ export function createServices(deps: {
   store: Store;
   clock: Clock;
   masterKey: MasterKey;
-  config: Pick<Config, 'usageFlushInterval'> & Partial<Pick<Config, 'secretScanningKeys'>>;
+  config: Pick<Config, 'usageFlushInterval'> &
+    Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval' | 'secretScanningKeys'>>;
   /** Shared rate-limit counters (Redis) for several nodes; in memory when absent. */
   rateLimiter?: RateLimiter;
   /** Cross-node cache invalidation (Redis pub/sub) when several nodes serve one database. */
   keyInvalidation?: KeyInvalidationBus;
   onBackgroundError?: (error: unknown) => void;
+  /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
+  outbound?: OutboundHttp;
 }) {
   const { store, clock, masterKey } = deps;
   const batch = createBatchWriter({
@@ -44,11 +55,33 @@ export function createServices(deps: {
     ...(deps.rateLimiter ? { limiter: deps.rateLimiter } : {}),
     ...(deps.keyInvalidation ? { bus: deps.keyInvalidation } : {}),
   });
+  const secretBox = createSecretBox(masterKey);
+  const outbound = deps.outbound ?? createOutboundHttp({ allowlist: deps.config.outboundAllowlist ?? [] });
+  const events = createEventPipeline({ store, clock, holder: newId('dsp') });
+  const webhookDispatcher = createWebhookDispatcher({
+    store,
+    clock,
+    sendClock: systemClock,
+    outbound,
+    secretBox,
+  });
+  events.subscribe(webhookFanOut({ clock }));
+  const dispatcher = createDispatcherLoop({
+    pipeline: events,
+    webhooks: webhookDispatcher,
+    intervalMs: deps.config.dispatchInterval,
+    onError: deps.onBackgroundError,
+  });
   return {
     store,
     clock,
     batch,
-    secretBox: createSecretBox(masterKey),
+    secretBox,
+    outbound,
+    events,
+    dispatcher,
+    webhookDispatcher,
+    webhooks: createWebhookService({ store, clock, secretBox, outbound, dispatcher: webhookDispatcher }),
     apiKeys,
     organizations: createOrganizationService({ store, clock, apiKeys }),
     users: createUserService({ store, clock }),

@@ -37,6 +37,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
+  services.dispatcher.start(); // delivers what the outbox holds, including events committed before a crash
   process.stderr.write(
     [
       '',

@@ -104,6 +104,14 @@ export const configSpec = {
     default: 1000,
     description: 'Milliseconds between batched writes of API-key usage statistics and high-volume events.',
   },
+  dispatchInterval: {
+    env: 'LATCHKEY_DISPATCH_INTERVAL_MS',
+    kind: 'int',
+    min: 10,
+    default: 100,
+    description:
+      'Milliseconds between polls of the event outbox and the webhook delivery queue when they are idle (`latchkey serve` and `latchkey worker`).',
+  },
   outboundAllowlist: {
     env: 'LATCHKEY_OUTBOUND_ALLOWLIST',
     kind: 'list',
@@ -144,6 +152,7 @@ export interface Config {
   bodyLimit: number;
   auditSealInterval: number;
   usageFlushInterval: number;
+  dispatchInterval: number;
   outboundAllowlist: readonly string[];
   keySweepInterval: number;
   secretScanningKeys: string | undefined;

@@ -129,6 +129,12 @@ export const errorCodes = {
     description:
       "The key's expiry breaks the organization's key policy (an expiry is required, or the lifetime exceeds the maximum); `detail` says which.",
   },
+  webhook_url_refused: {
+    status: 422,
+    title: 'Webhook URL refused',
+    description:
+      'The URL is not https, or its host resolves to a loopback, private, link-local or cloud-metadata address (SSRF protection). Hosts and ranges in `LATCHKEY_OUTBOUND_ALLOWLIST` are exempt.',
+  },
   rate_limited: {
     status: 429,
     title: 'Rate limited',

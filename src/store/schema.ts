@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { EventsDatabase } from './schema-events.ts';
 
 /**
  * Table types shared by both dialects. Portable column choices:
@@ -133,7 +134,7 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database {
+export interface Database extends EventsDatabase {
   organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;

@@ -6,8 +6,10 @@ import { createAuditSealsRepo } from './repos/audit-seals.ts';
 import { createEventsRepo } from './repos/events.ts';
 import { createMetaRepo } from './repos/meta.ts';
 import { createOrganizationsRepo } from './repos/organizations.ts';
+import { createOutboxRepo } from './repos/outbox.ts';
 import { createRolesRepo } from './repos/roles.ts';
 import { createUsersRepo } from './repos/users.ts';
+import { createWebhooksRepo } from './repos/webhooks.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -25,6 +27,8 @@ export interface Store {
   events: ReturnType<typeof createEventsRepo>;
   auditSeals: ReturnType<typeof createAuditSealsRepo>;
   meta: ReturnType<typeof createMetaRepo>;
+  outbox: ReturnType<typeof createOutboxRepo>;
+  webhooks: ReturnType<typeof createWebhooksRepo>;
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
 }
@@ -40,6 +44,8 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     events: createEventsRepo(db),
     auditSeals: createAuditSealsRepo(db, dialect),
     meta: createMetaRepo(db),
+    outbox: createOutboxRepo(db, dialect),
+    webhooks: createWebhooksRepo(db, dialect),
     transaction: (fn) =>
       inTransaction ? fn(store) : db.transaction().execute((trx) => fn(bind(trx, dialect, true))),
     ping: async () => {

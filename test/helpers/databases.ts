@@ -53,6 +53,9 @@ export async function createTestDb(target: DbTarget, dataDir: string): Promise<T
     dataDir,
     async drop() {
       await db.close();
+      // pg-pool's end() resolves before its sockets have closed; a forced DROP that reaches a client still
+      // closing makes it emit an unhandled 57P01 error. Give them a moment.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       // Our pool's backends may take a moment to go away after close(); forcing them out while their

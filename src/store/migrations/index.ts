@@ -3,6 +3,7 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { Dialect } from '../db.ts';
 import * as m0001 from './0001-core.ts';
 import * as m0002 from './0002-api-keys.ts';
+import * as m0003 from './0003-events.ts';
 
 export interface MigrationContext {
   dialect: Dialect;
@@ -17,6 +18,7 @@ interface MigrationModule {
 const migrations: Record<string, MigrationModule> = {
   '0001-core': m0001,
   '0002-api-keys': m0002,
+  '0003-events': m0003,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
