@@ -21,12 +21,12 @@ describeEachDb(
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json()).toMatchObject({ code: 'ip_not_allowed', status: 403 });
 
-      const events = await auditEvents(t(), 'auth.failed', { targetId: id });
+      const events = await auditEvents(t(), 'api_key.ip_denied', { targetId: id });
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
         outcome: 'failure',
         ip: '198.51.100.7',
-        data: { reason: 'ip_not_allowed', endpoint: 'GET /v1/users/me', ip: '198.51.100.7' },
+        data: { keyId: id, endpoint: 'GET /v1/users/me', ip: '198.51.100.7' },
       });
       expect(events[0]?.data.keyHint).toMatch(/^ak_live_.{4}….{4}$/);
     });

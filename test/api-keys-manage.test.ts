@@ -83,9 +83,13 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
       metadata: { owner: 'platform' },
     });
     const [event] = await auditEvents(t(), 'api_key.updated', { targetId: k.id });
-    expect(event?.data.changed).toEqual(
-      expect.arrayContaining(['name', 'description', 'ipAllowlist', 'rateLimit', 'metadata']),
-    );
+    expect(event?.data.changes).toEqual({
+      name: 'new',
+      description: 'now documented',
+      ipAllowlist: ['192.0.2.0/24'],
+      rateLimit: { limit: 50, window: '1s' },
+      metadata: { owner: 'platform' },
+    });
   });
 
   it("PATCH permissions: shrink always, grow only within the caller's own (403 permission_escalation)", async () => {

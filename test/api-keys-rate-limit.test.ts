@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { createKeyBody, me } from './helpers/api-keys.ts';
+import { auditEvents, createKeyBody, me } from './helpers/api-keys.ts';
 import { describeEachDb } from './helpers/each-db.ts';
 
 describeEachDb('API key rate limit', (t) => {
@@ -7,7 +7,7 @@ describeEachDb('API key rate limit', (t) => {
     // Start at a window boundary so the arithmetic below is exact.
     const now = t().clock.now().getTime();
     t().clock.advance(60_000 - (now % 60_000));
-    const { key } = await createKeyBody(t(), {
+    const { key, id } = await createKeyBody(t(), {
       permissions: ['users:read'],
       rateLimit: { limit: 3, window: '1m' },
     });
@@ -26,6 +26,14 @@ describeEachDb('API key rate limit', (t) => {
     expect(limited.headers['retry-after']).toBe('45');
     expect(limited.headers['ratelimit-remaining']).toBe('0');
     expect(limited.headers['ratelimit-reset']).toBe('45');
+
+    // Refusals past the limit are audited as one api_key.rate_limited event with a count.
+    await me(t(), key);
+    const [refused] = await auditEvents(t(), 'api_key.rate_limited', { targetId: id });
+    expect(refused).toMatchObject({
+      outcome: 'failure',
+      data: { keyId: id, count: 2, endpoint: 'GET /v1/users/me' },
+    });
 
     t().clock.advance(45_000);
     const again = await me(t(), key);

@@ -79,19 +79,18 @@ export function registerAuthentication(
       const result = await deps.apiKeys.authenticate(credential, ctx);
       if (result.rate) setRateHeaders(reply, result.rate, deps.now());
       if (!result.ok) {
-        if (result.code === 'rate_limited' && result.rate) {
-          const retryAfter = Math.max(1, Math.ceil((result.rate.resetAt - deps.now()) / 1000));
-          throw new AppError('rate_limited', `This key allows ${result.rate.limit} requests per window`, {
-            headers: { 'retry-after': String(retryAfter) },
-          });
-        }
-        // Over-limit requests are not audited one by one: a flood would become a flood of events.
         const orgInPath = (request.params as Record<string, unknown> | undefined)?.org;
         deps.apiKeys.recordFailure(credential, result.code, ctx, {
           record: result.record,
           organizationId:
             typeof orgInPath === 'string' && /^org_[0-9a-z]{26}$/.test(orgInPath) ? orgInPath : undefined,
         });
+        if (result.code === 'rate_limited' && result.rate) {
+          const retryAfter = Math.max(1, Math.ceil((result.rate.resetAt - deps.now()) / 1000));
+          throw new AppError('rate_limited', `This key allows ${result.rate.limit} requests per window`, {
+            headers: { 'retry-after': String(retryAfter) },
+          });
+        }
         throw new AppError(result.code, failureDetail(result.code));
       }
       principal = result.principal;

@@ -103,7 +103,7 @@ export async function rotateKey(
           name: old.name,
           newKeyId: made.record.id,
           overlapSeconds: overlapMs / 1000,
-          oldKeyExpiresAt: oldExpiresAt,
+          graceUntil: oldExpiresAt,
         },
       }),
     ]);

@@ -379,8 +379,11 @@ export function createApiKeyService(deps: {
             data: {
               keyId: id,
               name: patch.name ?? record.name,
-              changed: Object.keys(changes).filter((k) => k !== 'tier' && k !== 'rotationDueAt'),
-              ...(patch.permissions ? { permissions: patch.permissions, before: record.permissions } : {}),
+              // The new value of every field the caller changed (derived tier and rotation date left out).
+              changes: Object.fromEntries(
+                Object.entries(changes).filter(([k]) => k !== 'tier' && k !== 'rotationDueAt'),
+              ),
+              ...(patch.permissions ? { permissionsBefore: record.permissions } : {}),
             },
           }),
         ]);

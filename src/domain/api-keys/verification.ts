@@ -61,8 +61,9 @@ export function createVerification(deps: {
   const { checker, limiter, batch, clock } = deps;
 
   /**
-   * Records a refused credential as `auth.failed`, with only a partial key
-   * identifier. It belongs to the key's organization when the key is known,
+   * Records a refused credential: `api_key.ip_denied` for a key used from
+   * outside its allowlist, `api_key.rate_limited` (aggregated) past its rate
+   * limit, else `auth.failed`; always with only a partial key identifier. It belongs to the key's organization when the key is known,
    * else to the organization in the URL; failures with neither are kept
    * under the pseudo-organization "-" (visible to operators, not tenants).
    */
@@ -73,6 +74,42 @@ export function createVerification(deps: {
     owner: { record?: ApiKeyRecord | undefined; organizationId?: string | undefined } = {},
   ): void {
     const record = owner.record;
+    const keyHint = candidate ? partialKey(candidate) : null;
+    const endpoint = ctx.endpoint ?? null;
+    if (record && code === 'rate_limited') {
+      // A flood of over-limit requests becomes one event per key, endpoint and address per flush, with a count.
+      const at = clock.now().toISOString();
+      batch.recordAggregated(`rate_limited ${record.id} ${endpoint} ${ctx.ip}`, at, () =>
+        buildEvent(
+          clock,
+          { ...ctx, actor: { type: 'api_key', id: record.id, display: record.name } },
+          {
+            organizationId: record.organizationId,
+            type: 'api_key.rate_limited',
+            outcome: 'failure',
+            target: { type: 'api_key', id: record.id },
+            data: { keyId: record.id, name: record.name, endpoint, ip: ctx.ip, rateLimit: record.rateLimit },
+          },
+        ),
+      );
+      return;
+    }
+    if (record && code === 'ip_not_allowed') {
+      batch.recordEvent(
+        buildEvent(
+          clock,
+          { ...ctx, actor: { type: 'anonymous', id: null, display: null } },
+          {
+            organizationId: record.organizationId,
+            type: 'api_key.ip_denied',
+            outcome: 'failure',
+            target: { type: 'api_key', id: record.id },
+            data: { keyId: record.id, name: record.name, keyHint, endpoint, ip: ctx.ip },
+          },
+        ),
+      );
+      return;
+    }
     batch.recordEvent(
       buildEvent(
         clock,
@@ -82,12 +119,7 @@ export function createVerification(deps: {
           type: 'auth.failed',
           outcome: 'failure',
           target: record ? { type: 'api_key', id: record.id } : null,
-          data: {
-            reason: code,
-            keyHint: candidate ? partialKey(candidate) : null,
-            endpoint: ctx.endpoint ?? null,
-            ip: ctx.ip,
-          },
+          data: { reason: code, keyHint, endpoint, ip: ctx.ip },
         },
       ),
     );
@@ -150,6 +182,7 @@ export function createVerification(deps: {
       };
     }
     if (result.code !== 'VALID' && result.code !== 'INSUFFICIENT_PERMISSIONS') {
+      // The key was presented to the caller's API: audited like a refusal by Latchkey itself.
       recordFailure(input.key, authCode(result), { ...requestCtx, ip }, { record });
     }
     let rate = result.rate;
