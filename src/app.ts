@@ -4,14 +4,17 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import './http/route-config.ts';
 import systemRoutes from './api/system.ts';
 import alertChannelRoutes, { AlertChannel } from './api/v1/alert-channels.ts';
+import apiKeyPolicyRoutes from './api/v1/api-key-policy.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
 import detectionRoutes from './api/v1/detection.ts';
 import eventRoutes from './api/v1/events.ts';
+import keyVerifyRoutes from './api/v1/keys-verify.ts';
 import meRoutes from './api/v1/me.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
 import ruleRoutes, { Rule } from './api/v1/rules.ts';
+import secretScanningRoutes from './api/v1/secret-scanning.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import webhookRoutes, { WebhookDelivery, WebhookEndpoint } from './api/v1/webhooks.ts';
 import type { Config } from './config/schema.ts';
@@ -111,6 +114,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             description: 'An API key (`ak_live_…`) or an OAuth access token (JWT).',
           },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          secretScanningSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Github-Public-Key-Signature',
+            description:
+              'ECDSA P-256 signature (base64 DER) of the raw body, by the key named in `Github-Public-Key-Identifier` (configured in `LATCHKEY_SECRET_SCANNING_KEYS`).',
+          },
         },
       },
     },
@@ -120,7 +130,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
   registerIpBlocking(app, { ipBlocks: services.ipBlocks, now: () => services.clock.now() });
-  registerAuthentication(app, { apiKeys: services.apiKeys, tokens: options.tokens });
+  registerAuthentication(app, {
+    apiKeys: services.apiKeys,
+    tokens: options.tokens,
+    now: () => services.clock.now().getTime(),
+  });
   const metrics = registerMetrics(app);
 
   systemRoutes(app, services, metrics);
@@ -129,6 +143,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   userRoutes(app, services);
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
+  apiKeyPolicyRoutes(app, services);
+  keyVerifyRoutes(app, services);
+  secretScanningRoutes(app, services);
   auditRoutes(app, services);
   eventRoutes(app, services);
   webhookRoutes(app, services);

@@ -3,8 +3,13 @@ import { newId } from './crypto/ids.ts';
 import { createKeyHasher } from './crypto/key-hash.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
+import { parseSecretScanningKeys } from './crypto/secret-scanning-keys.ts';
 import { createAlertService } from './domain/alerts/service.ts';
+import type { KeyInvalidationBus } from './domain/api-keys/invalidation.ts';
+import { createApiKeyPolicyService } from './domain/api-keys/policy-service.ts';
+import type { RateLimiter } from './domain/api-keys/rate-limiter.ts';
 import { createApiKeyService } from './domain/api-keys/service.ts';
+import { createKeySweeper } from './domain/api-keys/sweeper.ts';
 import { createBatchWriter } from './domain/audit/batch-writer.ts';
 import { createAuditSealer } from './domain/audit/seals.ts';
 import { createAuditService } from './domain/audit/service.ts';
@@ -12,6 +17,7 @@ import { createIpBlockList } from './domain/detection/ip-blocks.ts';
 import { createOrganizationService } from './domain/organizations/service.ts';
 import { createRoleService } from './domain/roles/service.ts';
 import { createRulesRuntime } from './domain/rules/runtime.ts';
+import { createSecretScanningService } from './domain/secret-scanning/service.ts';
 import { type Clock, systemClock } from './domain/shared/clock.ts';
 import { createUserService } from './domain/users/service.ts';
 import { createWebhookDispatcher } from './domain/webhooks/dispatcher.ts';
@@ -29,7 +35,11 @@ export function createServices(deps: {
   clock: Clock;
   masterKey: MasterKey;
   config: Pick<Config, 'usageFlushInterval'> &
-    Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval' | 'rulesWarmup'>>;
+    Partial<Pick<Config, 'outboundAllowlist' | 'dispatchInterval' | 'rulesWarmup' | 'secretScanningKeys'>>;
+  /** Shared rate-limit counters (Redis) for several nodes; in memory when absent. */
+  rateLimiter?: RateLimiter;
+  /** Cross-node cache invalidation (Redis pub/sub) when several nodes serve one database. */
+  keyInvalidation?: KeyInvalidationBus;
   onBackgroundError?: (error: unknown) => void;
   /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
   outbound?: OutboundHttp;
@@ -40,7 +50,14 @@ export function createServices(deps: {
     intervalMs: deps.config.usageFlushInterval,
     onError: deps.onBackgroundError,
   });
-  const apiKeys = createApiKeyService({ store, clock, hashKey: createKeyHasher(masterKey), batch });
+  const apiKeys = createApiKeyService({
+    store,
+    clock,
+    hashKey: createKeyHasher(masterKey),
+    batch,
+    ...(deps.rateLimiter ? { limiter: deps.rateLimiter } : {}),
+    ...(deps.keyInvalidation ? { bus: deps.keyInvalidation } : {}),
+  });
   const secretBox = createSecretBox(masterKey);
   const outbound = deps.outbound ?? createOutboundHttp({ allowlist: deps.config.outboundAllowlist ?? [] });
   const events = createEventPipeline({ store, clock, holder: newId('dsp') });
@@ -93,6 +110,14 @@ export function createServices(deps: {
     alerts,
     ipBlocks,
     rules,
+    apiKeyPolicies: createApiKeyPolicyService({ store, clock }),
+    apiKeySweeper: createKeySweeper({ store, clock, invalidate: apiKeys.invalidate }),
+    secretScanning: createSecretScanningService({
+      store,
+      clock,
+      apiKeys,
+      publicKeys: parseSecretScanningKeys(deps.config.secretScanningKeys).keys,
+    }),
   };
 }
 

@@ -27,6 +27,9 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   });
   services.batch.start();
   services.rules.start(config.rulesPollInterval);
+  services.apiKeySweeper.start(config.keySweepInterval * 1000, (error) =>
+    app.log.error({ err: error }, 'API-key sweep failed'),
+  );
   const sealTimer = setInterval(() => {
     services.sealer.seal().catch((error) => app.log.error({ err: error }, 'audit seal failed'));
   }, config.auditSealInterval * 1000);
@@ -55,6 +58,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     clearInterval(sealTimer);
     try {
+      await services.apiKeySweeper.stop();
       await app.close();
       await runtime.close(); // flushes batched usage and events: a SIGTERM loses nothing
       process.exit(0);

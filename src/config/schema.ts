@@ -135,6 +135,20 @@ export const configSpec = {
     description:
       'Seconds of recent events replayed at start to rebuild rule windows (thresholds, baselines) before new events are evaluated.',
   },
+  keySweepInterval: {
+    env: 'LATCHKEY_KEY_SWEEP_INTERVAL',
+    kind: 'int',
+    min: 1,
+    default: 60,
+    description:
+      'Seconds between sweeps over API keys that write `api_key.expired` and `api_key.rotation_due` (once per key).',
+  },
+  secretScanningKeys: {
+    env: 'LATCHKEY_SECRET_SCANNING_KEYS',
+    kind: 'string',
+    description:
+      'Public keys that sign leaked-key reports to `POST /v1/secret-scanning/reports` (GitHub secret scanning partner program): a JSON object `{"<key identifier>": "<PEM>"}`, inline or as the path of a JSON file. ECDSA P-256 only. When unset, reports are refused.',
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSpec;
@@ -158,4 +172,6 @@ export interface Config {
   outboundAllowlist: readonly string[];
   rulesPollInterval: number;
   rulesWarmup: number;
+  keySweepInterval: number;
+  secretScanningKeys: string | undefined;
 }

@@ -49,6 +49,12 @@ export const errorCodes = {
     description: 'The key has been revoked and can no longer be used.',
   },
   api_key_expired: { status: 401, title: 'API key expired', description: 'The key is past its expiry time.' },
+  invalid_signature: {
+    status: 401,
+    title: 'Invalid signature',
+    description:
+      'A signed request (a secret-scanning report) carries no signature, an unknown key identifier, or a signature that does not verify. Nothing was changed.',
+  },
   invalid_token: {
     status: 401,
     title: 'Invalid access token',
@@ -128,6 +134,12 @@ export const errorCodes = {
     title: 'Invalid rule condition',
     description:
       'The CEL condition of a rule does not compile or is not boolean; `errors` names the line and column.',
+  },
+  api_key_policy_violation: {
+    status: 422,
+    title: 'API key policy violation',
+    description:
+      "The key's expiry breaks the organization's key policy (an expiry is required, or the lifetime exceeds the maximum); `detail` says which.",
   },
   webhook_url_refused: {
     status: 422,

@@ -77,6 +77,27 @@ export interface ApiKeysTable {
   request_count: number;
   /** Issue 6 (0005-rules): a honeytoken; any use of it is an alert. */
   is_decoy?: ColumnType<number, number | undefined, number>;
+  // 0002-api-keys
+  ip_allowlist: string;
+  rate_limit: string | null;
+  metadata: string;
+  tier: string;
+  rotated_from_id: string | null;
+  rotated_to_id: string | null;
+  rotated_at: string | null;
+  rotation_due_at: string | null;
+  leak_url: string | null;
+  leak_source: string | null;
+  expired_notified_at: string | null;
+  rotation_due_notified_at: string | null;
+}
+
+export interface ApiKeyPoliciesTable {
+  organization_id: string;
+  require_expiry: number;
+  max_lifetime: string | null;
+  rotation_periods: string;
+  updated_at: string;
 }
 
 export interface EventsTable {
@@ -126,6 +147,7 @@ export interface Database extends EventsDatabase, RulesTables {
   roles: RolesTable;
   user_roles: UserRolesTable;
   api_keys: ApiKeysTable;
+  api_key_policies: ApiKeyPoliciesTable;
   events: EventsTable;
   audit_seals: AuditSealsTable;
   audit_digests: AuditDigestsTable;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Db, Dialect } from './db.ts';
 import { createAlertChannelsRepo } from './repos/alert-channels.ts';
+import { createApiKeyPoliciesRepo } from './repos/api-key-policies.ts';
 import { createApiKeysRepo } from './repos/api-keys.ts';
 import { createAuditSealsRepo } from './repos/audit-seals.ts';
 import { createDetectionRepo } from './repos/detection.ts';
@@ -25,6 +26,7 @@ export interface Store {
   users: ReturnType<typeof createUsersRepo>;
   roles: ReturnType<typeof createRolesRepo>;
   apiKeys: ReturnType<typeof createApiKeysRepo>;
+  apiKeyPolicies: ReturnType<typeof createApiKeyPoliciesRepo>;
   events: ReturnType<typeof createEventsRepo>;
   auditSeals: ReturnType<typeof createAuditSealsRepo>;
   meta: ReturnType<typeof createMetaRepo>;
@@ -45,6 +47,7 @@ function bind(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): S
     users: createUsersRepo(db),
     roles: createRolesRepo(db),
     apiKeys: createApiKeysRepo(db),
+    apiKeyPolicies: createApiKeyPoliciesRepo(db),
     events: createEventsRepo(db),
     auditSeals: createAuditSealsRepo(db, dialect),
     meta: createMetaRepo(db),

@@ -58,7 +58,17 @@ export async function createTestDb(target: DbTarget, dataDir: string): Promise<T
       await new Promise((resolve) => setTimeout(resolve, 100));
       const c = new pg.Client({ connectionString: base });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      // Our pool's backends may take a moment to go away after close(); forcing them out while their
+      // clients are still ending makes pg raise an unhandled 57P01 in this process. Wait, then force.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name}${attempt < 20 ? '' : ' WITH (FORCE)'}`);
+          break;
+        } catch (error) {
+          if (attempt >= 20 || (error as { code?: string }).code !== '55006') throw error;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       await c.end();
     },
   };
