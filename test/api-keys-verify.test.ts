@@ -110,4 +110,19 @@ describeEachDb('POST /v1/keys/verify', (t) => {
     const badIp = await verify({ key: k.key, ip: '300.1.1.1' });
     expect(badIp.statusCode).toBe(422);
   });
+
+  it('records each failed verification as api_key.verification_failed in the caller organization, with the client IP', async () => {
+    const { generateApiKey } = await import('../src/crypto/api-key-format.ts');
+    const k = await createKeyBody(t(), { permissions: ['users:read'] });
+    await t().call({ method: 'DELETE', url: keysUrl(t(), k.id) });
+    expect((await verify({ key: k.key, ip: '203.0.113.77' })).json().code).toBe('REVOKED');
+    const stranger = generateApiKey('ak_live_');
+    expect((await verify({ key: stranger, ip: '203.0.113.78' })).json().code).toBe('NOT_FOUND');
+    const events = await auditEvents(t(), 'api_key.verification_failed');
+    const revoked = events.find((e) => (e.data as { keyId?: string }).keyId === k.id);
+    expect(revoked).toMatchObject({ outcome: 'failure', ip: '203.0.113.77', data: { code: 'REVOKED' } });
+    const unknown = events.find((e) => e.ip === '203.0.113.78');
+    expect(unknown).toMatchObject({ data: { keyId: null, code: 'NOT_FOUND' } });
+    expect(JSON.stringify(events)).not.toContain(stranger);
+  });
 });

@@ -222,6 +222,16 @@ export const EVENT_TYPES: readonly EventTypeSpec[] = [
       'A credential was refused (malformed, unknown, revoked or expired). `organizationId` is `-` when the key is unknown.',
       open({ reason: Str(), keyHint: NullableStr(), endpoint: NullableStr(), ip: NullableStr() }),
     ],
+    [
+      'api_key.verification_failed',
+      "A key presented to one of the organization's own APIs failed `POST /v1/keys/verify`: `code` is the verification code (NOT_FOUND, REVOKED, EXPIRED, IP_NOT_ALLOWED, RATE_LIMITED, INSUFFICIENT_PERMISSIONS); `keyId` is null when no key of this organization matched.",
+      open({
+        keyId: NullableStr(),
+        code: Str(),
+        keyHint: NullableStr(),
+        ip: NullableStr(),
+      }),
+    ],
   ]),
   ...define('Sessions', [
     ['session.created', 'A user session was started.', open({ sessionId: Str(), ...userRef })],

@@ -168,6 +168,28 @@ export function createVerification(deps: {
       organizationId: principal.organizationId,
     });
     const record = result.snapshot?.record;
+    if (result.code !== 'VALID') {
+      // A failed verification belongs to the caller's organization (whose API the key was presented to),
+      // so its rules see bursts and stuffing against that API; unknown keys are NOT_FOUND with no key id.
+      batch.recordEvent(
+        buildEvent(
+          clock,
+          { ...ctx, ip: ip ?? ctx.ip },
+          {
+            organizationId: principal.organizationId,
+            type: 'api_key.verification_failed',
+            outcome: 'failure',
+            target: record ? { type: 'api_key', id: record.id } : null,
+            data: {
+              keyId: record?.id ?? null,
+              code: record ? result.code : 'NOT_FOUND',
+              keyHint: input.key ? partialKey(input.key) : null,
+              ip,
+            },
+          },
+        ),
+      );
+    }
     if (!record) {
       return {
         valid: false,
@@ -180,10 +202,6 @@ export function createVerification(deps: {
         expiresAt: null,
         rateLimit: null,
       };
-    }
-    if (result.code !== 'VALID' && result.code !== 'INSUFFICIENT_PERMISSIONS') {
-      // The key was presented to the caller's API: audited like a refusal by Latchkey itself.
-      recordFailure(input.key, authCode(result), { ...requestCtx, ip }, { record });
     }
     let rate = result.rate;
     if (!rate && record.rateLimit && result.snapshot?.rateWindowMs) {

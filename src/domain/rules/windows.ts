@@ -10,6 +10,18 @@ export interface WindowHit {
 interface CountGroup {
   times: number[];
   ids: string[];
+  weights: number[];
+  total: number;
+}
+
+/**
+ * How many occurrences one event stands for: aggregated events (`api_key.used`,
+ * `api_key.rate_limited`, written once per key, endpoint and address per
+ * batch interval) carry `data.count`; every other event counts once.
+ */
+export function eventWeight(event: unknown): number {
+  const count = (event as { data?: { count?: unknown } } | null)?.data?.count;
+  return typeof count === 'number' && Number.isInteger(count) && count > 1 ? count : 1;
 }
 
 interface DistinctGroup {
@@ -65,23 +77,26 @@ export function createThresholdState(threshold: Threshold) {
       if (g.bucket < Math.floor(now / windowMs) - historyBuckets) baselines.delete(key);
   }
 
-  function addCount(groupKey: string, at: number, id: string): WindowHit | undefined {
+  function addCount(groupKey: string, at: number, id: string, weight: number): WindowHit | undefined {
     let g = counts.get(groupKey);
     if (!g) {
-      g = { times: [], ids: [] };
+      g = { times: [], ids: [], weights: [], total: 0 };
       counts.set(groupKey, g);
       capGroups(counts);
     }
     g.times.push(at);
     g.ids.push(id);
+    g.weights.push(weight);
+    g.total += weight;
     let drop = 0;
-    while (drop < g.times.length && (g.times[drop] ?? 0) <= at - windowMs) drop++;
+    while (drop < g.times.length && (g.times[drop] ?? 0) <= at - windowMs) g.total -= g.weights[drop++] ?? 0;
     if (drop > 0) {
       g.times.splice(0, drop);
       g.ids.splice(0, drop);
+      g.weights.splice(0, drop);
     }
-    if (g.times.length < threshold.count) return undefined;
-    const hit = { count: g.times.length, eventIds: g.ids };
+    if (g.total < threshold.count) return undefined;
+    const hit = { count: g.total, eventIds: g.ids };
     counts.delete(groupKey);
     return hit;
   }
@@ -107,7 +122,7 @@ export function createThresholdState(threshold: Threshold) {
     return hit;
   }
 
-  function addBaseline(groupKey: string, at: number, id: string): WindowHit | undefined {
+  function addBaseline(groupKey: string, at: number, id: string, weight: number): WindowHit | undefined {
     const bucket = Math.floor(at / windowMs);
     let g = baselines.get(groupKey);
     if (!g) {
@@ -122,7 +137,7 @@ export function createThresholdState(threshold: Threshold) {
       g.count = 0;
       g.ids = [];
     }
-    g.count += 1;
+    g.count += weight;
     if (g.ids.length < 100) g.ids.push(id);
     if (g.count < threshold.count) return undefined;
     // The average over the buckets of the history the group has existed for (empty hours count as 0).
@@ -146,9 +161,9 @@ export function createThresholdState(threshold: Threshold) {
         sinceSweep = 0;
         sweep(at);
       }
-      if (threshold.baseline) return addBaseline(groupKey, at, id);
+      if (threshold.baseline) return addBaseline(groupKey, at, id, eventWeight(event));
       if (readDistinct) return addDistinct(groupKey, at, id, readDistinct(event));
-      return addCount(groupKey, at, id);
+      return addCount(groupKey, at, id, eventWeight(event));
     },
     size: () => counts.size + distincts.size + baselines.size,
   };
