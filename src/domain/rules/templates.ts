@@ -121,7 +121,7 @@ export const RULE_TEMPLATES: readonly RuleTemplate[] = [
       severity: 'warning',
       on: ['auth.failed', 'api_key.verification_failed'],
       condition:
-        '(has(data.reason) && data.reason in ["api_key_revoked", "api_key_expired"]) || (has(data.code) && data.code in ["api_key_revoked", "api_key_expired"])',
+        '(has(data.reason) && data.reason in ["api_key_revoked", "api_key_expired"]) || (has(data.code) && data.code in ["REVOKED", "EXPIRED"])',
       threshold: { count: 1, window: '1h', groupBy: ['target.id'] },
       cooldown: '1h',
       actions: [alertAll, { type: 'block_ip', duration: '1h' }],
