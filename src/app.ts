@@ -3,23 +3,33 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import './http/route-config.ts';
 import systemRoutes from './api/system.ts';
+import alertChannelRoutes, { AlertChannel } from './api/v1/alert-channels.ts';
+import apiKeyPolicyRoutes from './api/v1/api-key-policy.ts';
 import apiKeyRoutes, { ApiKey } from './api/v1/api-keys.ts';
 import auditRoutes, { AuditEvent } from './api/v1/audit-logs.ts';
 import clientRoutes, { OAuthClient } from './api/v1/clients.ts';
+import detectionRoutes from './api/v1/detection.ts';
+import eventRoutes from './api/v1/events.ts';
+import keyVerifyRoutes from './api/v1/keys-verify.ts';
 import meRoutes from './api/v1/me.ts';
 import oauthSettingsRoutes from './api/v1/oauth-settings.ts';
 import organizationRoutes, { Organization } from './api/v1/organizations.ts';
 import roleRoutes, { Role } from './api/v1/roles.ts';
+import ruleRoutes, { Rule } from './api/v1/rules.ts';
+import secretScanningRoutes from './api/v1/secret-scanning.ts';
 import sessionRoutes from './api/v1/sessions.ts';
 import signingKeyRoutes from './api/v1/signing-keys.ts';
 import userCredentialRoutes from './api/v1/user-credentials.ts';
 import userRoutes, { User } from './api/v1/users.ts';
 import webauthnRoutes from './api/v1/webauthn.ts';
+import webhookRoutes, { WebhookDelivery, WebhookEndpoint } from './api/v1/webhooks.ts';
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
+import { openApiWebhooks } from './events/docs.ts';
 import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerHttpsOnly } from './http/https-only.ts';
+import { registerIpBlocking } from './http/ip-blocking.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { describeRoutes, type RouteInfo } from './http/openapi.ts';
 import { Problem } from './http/schemas.ts';
@@ -47,7 +57,19 @@ declare module 'fastify' {
 }
 
 /** Shared component schemas, referenced by `$ref` from routes and listed in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, ApiKey, User, Role, Organization, AuditEvent, OAuthClient];
+const SHARED_SCHEMAS = [
+  Problem,
+  ApiKey,
+  User,
+  Role,
+  Organization,
+  AuditEvent,
+  WebhookEndpoint,
+  WebhookDelivery,
+  Rule,
+  AlertChannel,
+  OAuthClient,
+];
 
 /** Redacted wherever they appear in a log line: no secret is ever logged. */
 export const REDACT = [
@@ -91,6 +113,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           'API-first identity and access management. Every route but health, metrics and discovery needs a credential: `Authorization: Bearer <key>`, `Authorization: ApiKey <key>` or `X-API-Key: <key>`. Errors are RFC 9457 problem+json bodies with a stable `code`.',
       },
       servers: [{ url: config.publicUrl }],
+      // OpenAPI 3.1 `webhooks`: what Latchkey POSTs to endpoints, one entry per event type (src/events/catalogue.ts).
+      webhooks: openApiWebhooks() as never, // plain JSON schema objects, which the PathItemObject typing does not describe
       components: {
         securitySchemes: {
           bearer: {
@@ -99,6 +123,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             description: 'An API key (`ak_live_…`) or an OAuth access token (JWT).',
           },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          secretScanningSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Github-Public-Key-Signature',
+            description:
+              'ECDSA P-256 signature (base64 DER) of the raw body, by the key named in `Github-Public-Key-Identifier` (configured in `LATCHKEY_SECRET_SCANNING_KEYS`).',
+          },
         },
       },
     },
@@ -107,7 +138,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, logLevel: 'warn' });
 
   registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
-  registerAuthentication(app, { apiKeys: services.apiKeys, tokens: options.tokens });
+  registerIpBlocking(app, { ipBlocks: services.ipBlocks, now: () => services.clock.now() });
+  registerAuthentication(app, {
+    apiKeys: services.apiKeys,
+    tokens: options.tokens,
+    now: () => services.clock.now().getTime(),
+  });
   const metrics = registerMetrics(app);
 
   systemRoutes(app, services, metrics);
@@ -116,7 +152,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   userRoutes(app, services);
   roleRoutes(app, services);
   apiKeyRoutes(app, services);
+  apiKeyPolicyRoutes(app, services);
+  keyVerifyRoutes(app, services);
+  secretScanningRoutes(app, services);
   auditRoutes(app, services);
+  eventRoutes(app, services);
+  webhookRoutes(app, services);
+  ruleRoutes(app, services);
+  alertChannelRoutes(app, services);
+  detectionRoutes(app, services);
   clientRoutes(app, services);
   signingKeyRoutes(app, services);
   userCredentialRoutes(app, services);

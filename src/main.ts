@@ -2,10 +2,12 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { serve } from './cli/serve.ts';
 import { registerSigningKeyCommands } from './cli/signing-keys.ts';
+import { worker } from './cli/worker.ts';
 import { renderConfigurationDoc } from './config/docs.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { renderErrorsDoc } from './errors/docs.ts';
+import { renderEventsDoc } from './events/docs.ts';
 import { openRuntime } from './runtime.ts';
 
 function config(options: { config?: string }): Readonly<Config> {
@@ -31,6 +33,14 @@ program
   .description('run the HTTPS server (migrates, and bootstraps an empty database)')
   .action(async () => {
     await serve(config(program.opts()));
+  });
+
+program
+  .command('worker')
+  .description('run the event dispatcher (outbox fan-out and webhook delivery) without the HTTP server')
+  .option('--once', 'deliver everything due now, then exit')
+  .action(async (options: { once?: boolean }) => {
+    await worker(config(program.opts()), options);
   });
 
 program
@@ -123,10 +133,14 @@ program
 
 program
   .command('docs')
-  .description('regenerate docs/configuration.md and docs/errors.md')
+  .description('regenerate docs/configuration.md, docs/errors.md and docs/events.md')
   .option('--write', 'write the files')
   .action((options: { write?: boolean }) => {
-    const files = { 'docs/configuration.md': renderConfigurationDoc(), 'docs/errors.md': renderErrorsDoc() };
+    const files = {
+      'docs/configuration.md': renderConfigurationDoc(),
+      'docs/errors.md': renderErrorsDoc(),
+      'docs/events.md': renderEventsDoc(),
+    };
     for (const [path, text] of Object.entries(files)) {
       if (options.write) writeFileSync(path, text);
       else process.stdout.write(text);

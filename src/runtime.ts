@@ -5,6 +5,7 @@ import { systemClock } from './domain/shared/clock.ts';
 import { createServices, type Services } from './services.ts';
 import { type Db, openDatabase } from './store/db.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { connectRedis } from './store/redis/connect.ts';
 import { createStore } from './store/store.ts';
 
 export interface Runtime {
@@ -25,18 +26,24 @@ export async function openRuntime(
     await db.close();
     throw error;
   }
+  const clock = options.clock ?? systemClock;
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, clock) : undefined;
   const services = createServices({
     store: createStore(db),
-    clock: options.clock ?? systemClock,
+    clock,
     masterKey: loadMasterKey(config.masterKey, config.dataDir),
     config,
     onBackgroundError: options.onBackgroundError,
+    ...(redis?.services ?? {}),
   });
   return {
     db,
     services,
     async close() {
+      await services.rules.stop();
+      await services.dispatcher.stop();
       await services.batch.stop();
+      await redis?.close();
       await db.close();
     },
   };

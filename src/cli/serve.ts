@@ -27,6 +27,10 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
   });
   services.batch.start();
+  services.rules.start(config.rulesPollInterval);
+  services.apiKeySweeper.start(config.keySweepInterval * 1000, (error) =>
+    app.log.error({ err: error }, 'API-key sweep failed'),
+  );
   const sealTimer = setInterval(() => {
     services.sealer.seal().catch((error) => app.log.error({ err: error }, 'audit seal failed'));
   }, config.auditSealInterval * 1000);
@@ -42,6 +46,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
+  services.dispatcher.start(); // delivers what the outbox holds, including events committed before a crash
   process.stderr.write(
     [
       '',
@@ -62,6 +67,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     clearInterval(sealTimer);
     clearInterval(oidcSweep);
     try {
+      await services.apiKeySweeper.stop();
       await app.close();
       await runtime.close(); // flushes batched usage and events: a SIGTERM loses nothing
       process.exit(0);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { parseSecretScanningKeys } from '../crypto/secret-scanning-keys.ts';
 import { type Config, type ConfigKey, type ConfigKeySpec, configSpec } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -134,6 +135,9 @@ export function loadConfig(
   }
   if (out.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(String(out.databaseUrl))) {
     problems.push('DATABASE_URL (databaseUrl): only postgres:// URLs are supported');
+  }
+  for (const problem of parseSecretScanningKeys(out.secretScanningKeys as string | undefined).problems) {
+    problems.push(`LATCHKEY_SECRET_SCANNING_KEYS (secretScanningKeys): ${problem}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   out.dataDir = resolve(String(out.dataDir));

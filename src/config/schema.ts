@@ -104,12 +104,50 @@ export const configSpec = {
     default: 1000,
     description: 'Milliseconds between batched writes of API-key usage statistics and high-volume events.',
   },
+  dispatchInterval: {
+    env: 'LATCHKEY_DISPATCH_INTERVAL_MS',
+    kind: 'int',
+    min: 10,
+    default: 100,
+    description:
+      'Milliseconds between polls of the event outbox and the webhook delivery queue when they are idle (`latchkey serve` and `latchkey worker`).',
+  },
   outboundAllowlist: {
     env: 'LATCHKEY_OUTBOUND_ALLOWLIST',
     kind: 'list',
     default: [],
     description:
       'Comma-separated host names and CIDR ranges that outbound requests (webhooks, alerts) may reach even though they are private or loopback addresses; such hosts may also use plain HTTP.',
+  },
+  rulesPollInterval: {
+    env: 'LATCHKEY_RULES_POLL_MS',
+    kind: 'int',
+    min: 50,
+    default: 500,
+    description:
+      'Milliseconds between polls of the event log by the rule engine (detection latency). Events written in batches (`api_key.used`, `auth.failed`) reach it after `LATCHKEY_USAGE_FLUSH_MS` as well.',
+  },
+  rulesWarmup: {
+    env: 'LATCHKEY_RULES_WARMUP_S',
+    kind: 'int',
+    min: 0,
+    default: 3600,
+    description:
+      'Seconds of recent events replayed at start to rebuild rule windows (thresholds, baselines) before new events are evaluated.',
+  },
+  keySweepInterval: {
+    env: 'LATCHKEY_KEY_SWEEP_INTERVAL',
+    kind: 'int',
+    min: 1,
+    default: 60,
+    description:
+      'Seconds between sweeps over API keys that write `api_key.expired` and `api_key.rotation_due` (once per key).',
+  },
+  secretScanningKeys: {
+    env: 'LATCHKEY_SECRET_SCANNING_KEYS',
+    kind: 'string',
+    description:
+      'Public keys that sign leaked-key reports to `POST /v1/secret-scanning/reports` (GitHub secret scanning partner program): a JSON object `{"<key identifier>": "<PEM>"}`, inline or as the path of a JSON file. ECDSA P-256 only. When unset, reports are refused.',
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 
@@ -130,5 +168,10 @@ export interface Config {
   bodyLimit: number;
   auditSealInterval: number;
   usageFlushInterval: number;
+  dispatchInterval: number;
   outboundAllowlist: readonly string[];
+  rulesPollInterval: number;
+  rulesWarmup: number;
+  keySweepInterval: number;
+  secretScanningKeys: string | undefined;
 }

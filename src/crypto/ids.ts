@@ -1,8 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
 export type IdKind = 'org' | 'usr' | 'rol' | 'key' | 'evt' | 'req' | 'seal' | (string & {});
+
+// One call into the CSPRNG per 256 ids rather than per id: request ids are made on every request.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += 16;
+  return pool.subarray(poolOffset - 16, poolOffset);
+}
 
 let lastTime = -1;
 let lastRandom: number[] = [];
@@ -33,7 +45,7 @@ export function newId(kind: IdKind, now: number = Date.now()): string {
     time = lastTime;
     random = increment(lastRandom);
   } else {
-    random = [...randomBytes(16)].map((b) => b % 32);
+    random = [...random16()].map((b) => b % 32);
     // Keep the top bit clear so increments have room before wrapping.
     random[0] = random[0]! % 16;
   }

@@ -49,6 +49,12 @@ export const errorCodes = {
     description: 'The key has been revoked and can no longer be used.',
   },
   api_key_expired: { status: 401, title: 'API key expired', description: 'The key is past its expiry time.' },
+  invalid_signature: {
+    status: 401,
+    title: 'Invalid signature',
+    description:
+      'A signed request (a secret-scanning report) carries no signature, an unknown key identifier, or a signature that does not verify. Nothing was changed.',
+  },
   invalid_token: {
     status: 401,
     title: 'Invalid access token',
@@ -73,6 +79,12 @@ export const errorCodes = {
     status: 403,
     title: 'IP address not allowed',
     description: "The request's source address is outside the key's IP allowlist.",
+  },
+  ip_blocked: {
+    status: 403,
+    title: 'IP address blocked',
+    description:
+      'Requests from this address are refused for a while, before authentication, because a detection rule blocked it. `Retry-After` says when the block ends.',
   },
   protected_resource: {
     status: 403,
@@ -128,6 +140,24 @@ export const errorCodes = {
     title: 'Invalid one-time code',
     description:
       'The TOTP code does not match (check the device clock) or the enrollment has not been started.',
+  },
+  invalid_condition: {
+    status: 422,
+    title: 'Invalid rule condition',
+    description:
+      'The CEL condition of a rule does not compile or is not boolean; `errors` names the line and column.',
+  },
+  api_key_policy_violation: {
+    status: 422,
+    title: 'API key policy violation',
+    description:
+      "The key's expiry breaks the organization's key policy (an expiry is required, or the lifetime exceeds the maximum); `detail` says which.",
+  },
+  webhook_url_refused: {
+    status: 422,
+    title: 'Webhook URL refused',
+    description:
+      'The URL is not https, or its host resolves to a loopback, private, link-local or cloud-metadata address (SSRF protection). Hosts and ranges in `LATCHKEY_OUTBOUND_ALLOWLIST` are exempt.',
   },
   rate_limited: {
     status: 429,

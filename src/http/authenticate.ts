@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateDecision } from '../domain/api-keys/rate-limiter.ts';
 import type { ApiKeyService } from '../domain/api-keys/service.ts';
 import type { Principal } from '../domain/auth/principal.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -52,9 +53,9 @@ function looksLikeJwt(token: string): boolean {
  */
 export function registerAuthentication(
   app: FastifyInstance,
-  deps: { apiKeys: ApiKeyService; tokens?: AccessTokenVerifier | undefined },
+  deps: { apiKeys: ApiKeyService; tokens?: AccessTokenVerifier | undefined; now: () => number },
 ): void {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (request.routeOptions.url === undefined || config.auth === 'none') return;
     if (keyInQuery(request)) {
@@ -76,6 +77,7 @@ export function registerAuthentication(
       if (!principal) throw new AppError('invalid_token', 'The access token is invalid or expired');
     } else {
       const result = await deps.apiKeys.authenticate(credential, ctx);
+      if (result.rate) setRateHeaders(reply, result.rate, deps.now());
       if (!result.ok) {
         const orgInPath = (request.params as Record<string, unknown> | undefined)?.org;
         deps.apiKeys.recordFailure(credential, result.code, ctx, {
@@ -83,6 +85,12 @@ export function registerAuthentication(
           organizationId:
             typeof orgInPath === 'string' && /^org_[0-9a-z]{26}$/.test(orgInPath) ? orgInPath : undefined,
         });
+        if (result.code === 'rate_limited' && result.rate) {
+          const retryAfter = Math.max(1, Math.ceil((result.rate.resetAt - deps.now()) / 1000));
+          throw new AppError('rate_limited', `This key allows ${result.rate.limit} requests per window`, {
+            headers: { 'retry-after': String(retryAfter) },
+          });
+        }
         throw new AppError(result.code, failureDetail(result.code));
       }
       principal = result.principal;
@@ -102,8 +110,17 @@ export function registerAuthentication(
   });
 }
 
+/** IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): limit, remaining, seconds to reset. */
+function setRateHeaders(reply: FastifyReply, rate: RateDecision, now: number): void {
+  reply.header('ratelimit-limit', String(rate.limit));
+  reply.header('ratelimit-remaining', String(rate.remaining));
+  reply.header('ratelimit-reset', String(Math.max(0, Math.ceil((rate.resetAt - now) / 1000))));
+}
+
 function failureDetail(code: string): string {
   switch (code) {
+    case 'ip_not_allowed':
+      return "The request's source address is not in this key's IP allowlist";
     case 'malformed_api_key':
       return 'The key is not a well-formed Latchkey key (prefix, length or checksum)';
     case 'invalid_api_key':

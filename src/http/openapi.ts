@@ -57,7 +57,8 @@ export function describeRoutes(app: FastifyInstance, routes: RouteInfo[]): void 
       response['422'] ??= problem('The request does not match the schema');
       response['429'] ??= problem('Rate limited');
     } else {
-      schema.security = [];
+      // A public route may declare its own scheme (a signed request, e.g. secret-scanning reports).
+      schema.security ??= [];
     }
     if (schema.body) {
       response['413'] ??= problem('Body larger than the configured limit');

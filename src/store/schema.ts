@@ -1,5 +1,7 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
+import type { EventsDatabase } from './schema-events.ts';
 import type { OAuthDatabase } from './schema-oauth.ts';
+import type { RulesTables } from './schema-rules.ts';
 
 /**
  * Table types shared by both dialects. Portable column choices:
@@ -26,6 +28,10 @@ export interface UsersTable {
   metadata: string;
   created_at: string;
   updated_at: string;
+  /** Issue 6 (0005-rules): set by automatic response; login must refuse until then. */
+  locked_until?: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Issue 6: a break-glass account is never locked or disabled by automation. */
+  break_glass?: ColumnType<number, number | undefined, number>;
 }
 
 export interface RolesTable {
@@ -70,6 +76,29 @@ export interface ApiKeysTable {
   last_used_at: string | null;
   last_ip: string | null;
   request_count: number;
+  /** Issue 6 (0005-rules): a honeytoken; any use of it is an alert. */
+  is_decoy?: ColumnType<number, number | undefined, number>;
+  // 0002-api-keys
+  ip_allowlist: string;
+  rate_limit: string | null;
+  metadata: string;
+  tier: string;
+  rotated_from_id: string | null;
+  rotated_to_id: string | null;
+  rotated_at: string | null;
+  rotation_due_at: string | null;
+  leak_url: string | null;
+  leak_source: string | null;
+  expired_notified_at: string | null;
+  rotation_due_notified_at: string | null;
+}
+
+export interface ApiKeyPoliciesTable {
+  organization_id: string;
+  require_expiry: number;
+  max_lifetime: string | null;
+  rotation_periods: string;
+  updated_at: string;
 }
 
 export interface EventsTable {
@@ -113,12 +142,13 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database extends OAuthDatabase {
+export interface Database extends EventsDatabase, RulesTables, OAuthDatabase {
   organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
   api_keys: ApiKeysTable;
+  api_key_policies: ApiKeyPoliciesTable;
   events: EventsTable;
   audit_seals: AuditSealsTable;
   audit_digests: AuditDigestsTable;

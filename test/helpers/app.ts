@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { masterKeyFromBytes } from '../../src/crypto/master-key.ts';
 import { createFakeClock, type FakeClock } from '../../src/domain/shared/clock.ts';
+import type { OutboundHttp } from '../../src/net/outbound.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { createStore } from '../../src/store/store.ts';
 import { createTestDb, type DbTarget, type TestDb } from './databases.ts';
@@ -41,7 +42,7 @@ export interface TestApp {
 
 export async function createTestApp(
   target: DbTarget,
-  options: { env?: Record<string, string>; clock?: FakeClock } = {},
+  options: { env?: Record<string, string>; clock?: FakeClock; outbound?: OutboundHttp } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const testDb = await createTestDb(target, dataDir);
@@ -52,6 +53,7 @@ export async function createTestApp(
     clock,
     masterKey: masterKeyFromBytes(randomBytes(32)),
     config,
+    ...(options.outbound ? { outbound: options.outbound } : {}),
   });
   const created = await services.organizations.bootstrap();
   if (!created) throw new Error('bootstrap created nothing on a fresh database');
@@ -108,6 +110,7 @@ export async function createTestApp(
     },
     async close() {
       await app.close();
+      await services.rules.stop();
       await services.batch.stop();
       await testDb.drop();
       rmSync(dataDir, { recursive: true, force: true });

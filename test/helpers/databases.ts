@@ -53,19 +53,22 @@ export async function createTestDb(target: DbTarget, dataDir: string): Promise<T
     dataDir,
     async drop() {
       await db.close();
+      // pg-pool's end() resolves before its sockets have closed; a forced DROP that reaches a client still
+      // closing makes it emit an unhandled 57P01 error. Give them a moment.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const c = new pg.Client({ connectionString: base });
       await c.connect();
-      // pg-pool's end() resolves once it has asked its clients to close, not once they have:
-      // wait for their backends to go, or FORCE would kill them mid-close and the killed
-      // client would raise an unhandled 57P01 in the test process.
-      for (let i = 0; i < 50; i++) {
-        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
-          name,
-        ]);
-        if (rows[0].n === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      // Our pool's backends may take a moment to go away after close(); forcing them out while their
+      // clients are still ending makes pg raise an unhandled 57P01 in this process. Wait, then force.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name}${attempt < 20 ? '' : ' WITH (FORCE)'}`);
+          break;
+        } catch (error) {
+          if (attempt >= 20 || (error as { code?: string }).code !== '55006') throw error;
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
   };

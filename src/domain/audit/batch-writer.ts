@@ -10,6 +10,15 @@ import type { Store } from '../../store/store.ts';
 export interface BatchWriter {
   recordEvent(event: EventRecord): void;
   recordKeyUse(keyId: string, at: string, ip: string | null): void;
+  /**
+   * Counts one occurrence of an aggregated event (`api_key.used`): requests
+   * with the same `group` (key, endpoint, source IP) within one flush interval
+   * become one event whose `data` carries `count`, `firstAt` and `lastAt`.
+   * `make` builds the event on the first occurrence only.
+   */
+  recordAggregated(group: string, at: string, make: () => EventRecord): void;
+  /** Usage of a key counted in memory and not yet written (so listings are current). */
+  pendingUse(keyId: string): UsageDelta | undefined;
   /** Writes everything pending; concurrent calls share one write. */
   flush(): Promise<void>;
   start(): void;
@@ -25,15 +34,17 @@ export function createBatchWriter(deps: {
 }): BatchWriter {
   let events: EventRecord[] = [];
   let usage = new Map<string, UsageDelta>();
+  let aggregated = new Map<string, EventRecord>();
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
 
   async function write(): Promise<void> {
-    if (events.length === 0 && usage.size === 0) return;
-    const batchEvents = events;
+    if (events.length === 0 && usage.size === 0 && aggregated.size === 0) return;
+    const batchEvents = events.concat([...aggregated.values()]);
     const batchUsage = [...usage.values()];
     events = [];
     usage = new Map();
+    aggregated = new Map();
     try {
       await deps.store.transaction(async (tx) => {
         await tx.events.append(batchEvents);
@@ -72,6 +83,18 @@ export function createBatchWriter(deps: {
         usage.set(keyId, { keyId, count: 1, lastUsedAt: at, lastIp: ip });
       }
     },
+    recordAggregated(group, at, make) {
+      const cur = aggregated.get(group);
+      if (cur) {
+        cur.data.count = (cur.data.count as number) + 1;
+        cur.data.lastAt = at;
+        return;
+      }
+      const event = make();
+      event.data = { ...event.data, count: 1, firstAt: at, lastAt: at };
+      aggregated.set(group, event);
+    },
+    pendingUse: (keyId) => usage.get(keyId),
     flush,
     start() {
       if (timer) return;
@@ -85,6 +108,6 @@ export function createBatchWriter(deps: {
       timer = undefined;
       await flush();
     },
-    pending: () => events.length + usage.size,
+    pending: () => events.length + usage.size + aggregated.size,
   };
 }

@@ -17,6 +17,10 @@ export interface CreatedOrganization {
 
 export function createOrganizationService(deps: { store: Store; clock: Clock; apiKeys: ApiKeyService }) {
   const { store, clock, apiKeys } = deps;
+  // GET /v1/users/me reads the caller's organization on every request: a short-lived read cache keeps
+  // that off the database (issue 3's hot-path benchmark). `update` evicts; other nodes see a rename within 5 s.
+  const cache = new Map<string, { org: Organization; until: number }>();
+  const CACHE_MS = 5000;
 
   async function createWithin(
     tx: Store,
@@ -102,8 +106,13 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
     },
 
     async get(id: string): Promise<Organization> {
+      const now = clock.now().getTime();
+      const hit = cache.get(id);
+      if (hit && hit.until > now) return hit.org;
       const org = await store.organizations.get(id);
       if (!org) throw new AppError('not_found');
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(id, { org, until: now + CACHE_MS });
       return org;
     },
 
@@ -115,6 +124,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
       const before = await store.organizations.get(id);
       if (!before) throw new AppError('not_found');
       const updatedAt = clock.now().toISOString();
+      cache.delete(id);
       await store.transaction(async (tx) => {
         await tx.organizations.update(id, {
           ...(patch.name !== undefined ? { name: patch.name } : {}),
@@ -129,6 +139,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
           }),
         ]);
       });
+      cache.delete(id);
       return { ...before, ...(patch.name !== undefined ? { name: patch.name } : {}), updatedAt };
     },
   };

@@ -73,9 +73,12 @@ export function createEventsRepo(db: Kysely<Database>) {
     async append(events: readonly EventRecord[]): Promise<void> {
       // Chunked so a large batch stays under SQLite's bound-parameter limit.
       for (let i = 0; i < events.length; i += 200) {
+        const chunk = events.slice(i, i + 200);
+        await db.insertInto('events').values(chunk.map(toRow)).execute();
+        // The transactional outbox: committed (or rolled back) with the event and the change it describes.
         await db
-          .insertInto('events')
-          .values(events.slice(i, i + 200).map(toRow))
+          .insertInto('event_outbox')
+          .values(chunk.map((e) => ({ event_id: e.id })))
           .execute();
       }
     },
