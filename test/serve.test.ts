@@ -20,6 +20,12 @@ interface Server {
   output: () => string;
 }
 
+const children = new Set<ChildProcess>();
+// A failed assertion must not leave a server running after the run.
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 /** Starts `latchkey serve` on an ephemeral port and waits for its banner. */
 function startServer(env: Record<string, string | undefined>): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -33,6 +39,8 @@ function startServer(env: Record<string, string | undefined>): Promise<Server> {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
     let err = '';
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 30_000);
@@ -54,7 +62,7 @@ function startServer(env: Record<string, string | undefined>): Promise<Server> {
         });
       }
     });
-    child.on('exit', (code) => {
+    child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code}:\n${err}`));
     });
