@@ -92,6 +92,16 @@ export function createServices(deps: {
   const http = () => outbound;
   const alerts = createAlertService({ store, clock, secretBox, http });
   const ipBlocks = createIpBlockList({ store, clock });
+  const oauth = createOAuthModule({
+    store,
+    clock,
+    masterKey,
+    secretBox,
+    roles,
+    publicUrl: deps.config.publicUrl ?? 'https://localhost:8443',
+    proxy: (deps.config.trustProxy ?? []).length > 0,
+    outboundAllowlist: deps.config.outboundAllowlist ?? [],
+  });
   const rules = createRulesRuntime({
     store,
     clock,
@@ -100,6 +110,10 @@ export function createServices(deps: {
     alerts,
     ipBlocks,
     http,
+    // Rules that terminate sessions end the user's hosted-login sessions (and their refresh tokens).
+    sessions: {
+      terminateAll: (ctx, organizationId, userId) => oauth.sessions.revokeAll(ctx, organizationId, userId),
+    },
     warmupMs: (deps.config.rulesWarmup ?? 3600) * 1000,
     onError: deps.onBackgroundError,
   });
@@ -117,16 +131,7 @@ export function createServices(deps: {
     organizations: createOrganizationService({ store, clock, apiKeys }),
     users,
     roles,
-    oauth: createOAuthModule({
-      store,
-      clock,
-      masterKey,
-      secretBox,
-      roles,
-      publicUrl: deps.config.publicUrl ?? 'https://localhost:8443',
-      proxy: (deps.config.trustProxy ?? []).length > 0,
-      outboundAllowlist: deps.config.outboundAllowlist ?? [],
-    }),
+    oauth,
     audit: createAuditService({ store }),
     sealer: createAuditSealer({ store, clock }),
     alerts,

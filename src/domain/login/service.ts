@@ -89,9 +89,15 @@ export function createCredentialService(deps: {
     return locking ? 'locked' : 'invalid_credentials';
   }
 
+  /**
+   * Locked for this account and IP by failed attempts, or for the whole
+   * account by a rule (`lock_user` sets users.locked_until).
+   */
   async function isLocked(user: User, ip: string): Promise<boolean> {
     const row = await store.credentials.getFailures(user.organizationId, user.id, ip);
-    return row?.lockedUntil != null && row.lockedUntil > now();
+    if (row?.lockedUntil != null && row.lockedUntil > now()) return true;
+    const flags = await store.detection.userFlags(user.organizationId, user.id);
+    return flags?.lockedUntil != null && flags.lockedUntil > now();
   }
 
   const service = {
