@@ -68,19 +68,8 @@ export function createResponder(deps: {
   sessions?: SessionTerminator;
 }) {
   const { store, clock } = deps;
-  const sessions: SessionTerminator = deps.sessions ?? {
-    async terminateAll(ctx, organizationId, userId) {
-      await store.events.append([
-        buildEvent(clock, ctx, {
-          organizationId,
-          type: 'user.sessions.terminated',
-          target: { type: 'user', id: userId },
-          data: { userId, count: 0, note: 'no session store is configured' },
-        }),
-      ]);
-      return 0;
-    },
-  };
+  // Without a session store (unit tests of the engine) there is nothing to end.
+  const sessions: SessionTerminator = deps.sessions ?? { terminateAll: async () => 0 };
 
   async function enforce(action: RuleAction, f: Firing, ctx: RequestContext): Promise<ActionResult> {
     const org = f.rule.organizationId;
@@ -131,7 +120,16 @@ export function createResponder(deps: {
             ]);
           });
         } else {
-          await sessions.terminateAll(ctx, org, userId);
+          // Each ended session writes its own session.revoked; this records the action itself, with the rule as actor.
+          const count = await sessions.terminateAll(ctx, org, userId);
+          await store.events.append([
+            buildEvent(clock, ctx, {
+              organizationId: org,
+              type: 'user.sessions.terminated',
+              target: { type: 'user', id: userId },
+              data: { userId, count },
+            }),
+          ]);
         }
         return { type: action.type, outcome: 'done', target: userId };
       }
