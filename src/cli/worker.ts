@@ -5,7 +5,8 @@ import { openRuntime } from '../runtime.ts';
  * `latchkey worker`: the event dispatcher alone (outbox fan-out and webhook
  * delivery), for deployments that scale delivery apart from the API. Any
  * number of workers and servers may share one PostgreSQL database. It runs the
- * rule engine's consumer too (firings are claimed once across processes).
+ * rule engine's consumer too on PostgreSQL (firings are claimed once across
+ * processes); on SQLite rules are evaluated by `latchkey serve` only.
  */
 export async function worker(config: Readonly<Config>, options: { once?: boolean } = {}): Promise<void> {
   const runtime = await openRuntime(config, {
@@ -22,7 +23,9 @@ export async function worker(config: Readonly<Config>, options: { once?: boolean
     return;
   }
   services.dispatcher.start();
-  services.rules.start(config.rulesPollInterval);
+  // On SQLite the rule consumer stays with `latchkey serve`: a second process evaluating rules on the
+  // same file contends for its single write lock and starved webhook delivery (bench:webhooks, 2026-11-22).
+  if (runtime.db.dialect === 'postgres') services.rules.start(config.rulesPollInterval);
   process.stderr.write(`Latchkey worker is dispatching events (${runtime.db.describe})\n`);
   let stopping = false;
   const stop = async () => {
