@@ -1,12 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { AppError } from '../errors/app-error.ts';
+import type { Metrics } from '../http/metrics.ts';
 import type { Services } from '../services.ts';
 
 /** Health, readiness and metrics: no credentials, nothing private (no versions, hosts or counts of data). */
-export default function systemRoutes(app: FastifyInstance, s: Services, metrics: Registry): void {
+export default function systemRoutes(app: FastifyInstance, s: Services, metrics: Metrics): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const open = { auth: 'none' as const };
   const tags = ['System'];
