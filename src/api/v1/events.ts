@@ -6,6 +6,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { EVENT_TYPES } from '../../events/catalogue.ts';
 import { OrgParams } from '../../http/schemas.ts';
 import type { Services } from '../../services.ts';
+import { AuditEvent } from './audit-logs.ts';
 
 const POLL_MS = 200;
 
@@ -14,21 +15,8 @@ const StreamEvent = Type.Object(
     cursor: Type.String({
       description: 'Position in the stream; pass as `after` to continue from this event.',
     }),
-    id: Type.String(),
-    organizationId: Type.String(),
-    type: Type.String(),
-    time: Type.String({ format: 'date-time' }),
-    actor: Type.Object({
-      type: Type.String(),
-      id: Type.Union([Type.String(), Type.Null()]),
-      display: Type.Union([Type.String(), Type.Null()]),
-    }),
-    target: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
-    outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
-    ip: Type.Union([Type.String(), Type.Null()]),
-    userAgent: Type.Union([Type.String(), Type.Null()]),
-    requestId: Type.Union([Type.String(), Type.Null()]),
-    data: Type.Record(Type.String(), Type.Unknown()),
+    // The same event shape as the audit log, plus the stream position.
+    ...AuditEvent.properties,
   },
   { additionalProperties: false },
 );

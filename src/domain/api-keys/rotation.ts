@@ -1,6 +1,6 @@
 import type { KeyPrefix } from '../../crypto/api-key-format.ts';
 import { AppError } from '../../errors/app-error.ts';
-import type { ApiKeyRecord, KeyRateLimit } from '../../store/repos/api-keys.ts';
+import type { ApiKeyRecord } from '../../store/repos/api-keys.ts';
 import type { Store } from '../../store/store.ts';
 import { buildEvent } from '../audit/events.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -9,7 +9,7 @@ import { parseDuration } from '../shared/duration.ts';
 import type { RequestContext } from '../shared/types.ts';
 import { refuseEscalation, resolveExpiry } from './input.ts';
 import { type ApiKeyPolicy, enforceLifetime } from './policy.ts';
-import { type ApiKeyView, keyStatus, type RotateKeyInput } from './service.ts';
+import { type ApiKeyView, keyStatus, type NewKeyFields, type RotateKeyInput } from './service.ts';
 
 const DEFAULT_OVERLAP_MS = 24 * 3_600_000;
 
@@ -19,20 +19,7 @@ export interface RotationDeps {
   insertKey(
     tx: Store,
     ctx: RequestContext,
-    fields: {
-      organizationId: string;
-      prefix: KeyPrefix;
-      name: string;
-      description: string | null;
-      permissions: string[];
-      scope: string | null;
-      expiresAt: string | null;
-      isOwner: boolean;
-      ipAllowlist?: string[] | undefined;
-      rateLimit?: KeyRateLimit | null | undefined;
-      metadata?: Record<string, unknown> | undefined;
-      rotatedFromId?: string | undefined;
-    },
+    fields: NewKeyFields,
   ): Promise<{ record: ApiKeyRecord; key: string }>;
   view(record: ApiKeyRecord): ApiKeyView;
   mustGet(organizationId: string, id: string): Promise<ApiKeyRecord>;

@@ -64,6 +64,22 @@ export function keyStatus(record: Pick<ApiKeyRecord, 'status' | 'expiresAt'>, no
   return 'active';
 }
 
+/** What a new key is made of (create, rotate, and the owner key of a new organization). */
+export interface NewKeyFields {
+  organizationId: string;
+  prefix: KeyPrefix;
+  name: string;
+  description: string | null;
+  permissions: string[];
+  scope: string | null;
+  expiresAt: string | null;
+  isOwner: boolean;
+  ipAllowlist?: string[] | undefined;
+  rateLimit?: KeyRateLimit | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  rotatedFromId?: string | undefined;
+}
+
 export function createApiKeyService(deps: {
   store: Store;
   clock: Clock;
@@ -122,20 +138,7 @@ export function createApiKeyService(deps: {
   async function insertKey(
     tx: Store,
     ctx: RequestContext,
-    fields: {
-      organizationId: string;
-      prefix: KeyPrefix;
-      name: string;
-      description: string | null;
-      permissions: string[];
-      scope: string | null;
-      expiresAt: string | null;
-      isOwner: boolean;
-      ipAllowlist?: string[] | undefined;
-      rateLimit?: KeyRateLimit | null | undefined;
-      metadata?: Record<string, unknown> | undefined;
-      rotatedFromId?: string | undefined;
-    },
+    fields: NewKeyFields,
   ): Promise<{ record: ApiKeyRecord; key: string }> {
     const now = clock.now();
     const key = generateApiKey(fields.prefix);

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Rule, RuleDefinition } from '../../domain/rules/types.ts';
 import type { Database } from '../schema.ts';
 import type { RulesTable } from '../schema-rules.ts';
-import { type StoredEvent, toStoredEvent } from './events.ts';
+import { createEventsRepo, type StoredEvent, toStoredEvent } from './events.ts';
 
 export interface FiringRecord {
   id: string;
@@ -280,16 +280,8 @@ export type RulesRepo = ReturnType<typeof createRulesRepo>;
 /** Event reads of the rule consumer, warm-up and backtest (all in commit or time order). */
 export function createRuleEventsRepo(db: Kysely<Database>) {
   return {
-    async afterSeq(afterSeq: number, limit: number): Promise<StoredEvent[]> {
-      const rows = await db
-        .selectFrom('events')
-        .selectAll()
-        .where('seq', '>', afterSeq)
-        .orderBy('seq')
-        .limit(limit)
-        .execute();
-      return rows.map(toStoredEvent);
-    },
+    /** Events in commit order after `afterSeq` (the consumer's read). */
+    afterSeq: createEventsRepo(db).afterSeq,
     async byId(id: string): Promise<StoredEvent | undefined> {
       const row = await db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? toStoredEvent(row) : undefined;
