@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { expect, it } from 'vitest';
 import { createBrowser } from './helpers/browser.ts';
-import { describeOAuth, type OAuthTestApp } from './helpers/oauth.ts';
+import { describeOAuth, type OAuthTestApp, startSignIn } from './helpers/oauth.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
 
@@ -10,22 +10,8 @@ function codeFor(secret: string, at: Date): string {
   return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: at.getTime() });
 }
 
-async function startLogin(t: OAuthTestApp, config: oidc.Configuration, email: string, password: string) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
-  const browser = createBrowser(t.baseUrl);
-  const login = await browser.get(url.href);
-  const after = await browser.post(browser.action(login, '/login'), {
-    csrf: login.field('csrf') ?? '',
-    email,
-    password,
-  });
-  return { browser, after, verifier };
+function startLogin(t: OAuthTestApp, config: oidc.Configuration, email: string, password: string) {
+  return startSignIn(t, config, { email, password, redirectUri: REDIRECT });
 }
 
 describeOAuth('hosted login: second factor, recovery codes, brute-force protection', (t) => {

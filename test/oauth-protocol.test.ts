@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createBrowser } from './helpers/browser.ts';
-import { describeOAuth, type OAuthTestApp } from './helpers/oauth.ts';
+import { describeOAuth, type OAuthTestApp, startSignIn } from './helpers/oauth.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
 const AFTER_LOGOUT = 'https://app.example.com/signed-out';
@@ -32,22 +32,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
 
-async function signIn(t: OAuthTestApp, config: oidc.Configuration, email: string, password: string) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
-  const browser = createBrowser(t.baseUrl);
-  const login = await browser.get(url.href);
-  const after = await browser.post(browser.action(login, '/login'), {
-    csrf: login.field('csrf') ?? '',
-    email,
-    password,
-  });
-  return { browser, after, verifier };
+function signIn(t: OAuthTestApp, config: oidc.Configuration, email: string, password: string) {
+  return startSignIn(t, config, { email, password, redirectUri: REDIRECT, scope: 'openid email' });
 }
 
 describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, device flow', (t) => {

@@ -1,27 +1,16 @@
 import * as oidc from 'openid-client';
 import { expect, it } from 'vitest';
-import { createBrowser } from './helpers/browser.ts';
-import { describeOAuth, type OAuthTestApp } from './helpers/oauth.ts';
+import { describeOAuth, type OAuthTestApp, startSignIn } from './helpers/oauth.ts';
 import { createSoftAuthenticator } from './helpers/soft-authenticator.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
 
-async function signIn(t: OAuthTestApp, config: oidc.Configuration) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
-  const browser = createBrowser(t.baseUrl);
-  const login = await browser.get(url.href);
-  const after = await browser.post(browser.action(login, '/login'), {
-    csrf: login.field('csrf') ?? '',
+function signIn(t: OAuthTestApp, config: oidc.Configuration) {
+  return startSignIn(t, config, {
     email: 'pat@example.com',
     password: 'pat has a passphrase',
+    redirectUri: REDIRECT,
   });
-  return { browser, after, verifier };
 }
 
 describeOAuth('WebAuthn passkeys as a second factor', (t) => {

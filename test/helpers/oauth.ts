@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createTestApp, type TestApp } from './app.ts';
+import { createBrowser } from './browser.ts';
 import { type DbTarget, dbTargets } from './databases.ts';
 
 export interface OAuthTestApp extends TestApp {
@@ -121,4 +122,32 @@ export function describeOAuth(name: string, body: (t: () => OAuthTestApp, target
       }, target);
     });
   }
+}
+
+/**
+ * Starts an authorization-code + PKCE sign-in through the hosted login pages:
+ * opens the authorization URL in a cookie-keeping browser and posts the
+ * email and password form. Returns the browser, the page after the password
+ * step and the PKCE verifier for the token exchange.
+ */
+export async function startSignIn(
+  t: OAuthTestApp,
+  config: oidc.Configuration,
+  options: { email: string; password: string; redirectUri: string; scope?: string },
+) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: options.redirectUri,
+    scope: options.scope ?? 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const browser = createBrowser(t.baseUrl);
+  const login = await browser.get(url.href);
+  const after = await browser.post(browser.action(login, '/login'), {
+    csrf: login.field('csrf') ?? '',
+    email: options.email,
+    password: options.password,
+  });
+  return { browser, after, verifier };
 }
