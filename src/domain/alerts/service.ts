@@ -41,6 +41,17 @@ export function createAlertService(deps: {
   http: () => OutboundHttp;
 }) {
   const { store, clock, secretBox } = deps;
+
+  const senderDeps = () => ({ http: deps.http(), now: () => clock.now() });
+
+  /** A send that throws (a refused URL, a timeout) is a failed result with a short reason, never an exception. */
+  async function settle(send: () => Promise<SendResult>): Promise<SendResult> {
+    try {
+      return await send();
+    } catch (error) {
+      return { ok: false, error: (error as Error).message.slice(0, 300) };
+    }
+  }
   const context = (id: string) => `alert-channel:${id}`;
 
   function view(r: AlertChannelRecord): AlertChannelView {
@@ -116,15 +127,9 @@ export function createAlertService(deps: {
     ctx: RequestContext,
     extra: Record<string, unknown>,
   ): Promise<SendResult> {
-    let result: SendResult;
-    try {
-      result = await sendToChannel({ type: r.type, settings: r.config, secrets: secretsOf(r) }, message, {
-        http: deps.http(),
-        now: () => clock.now(),
-      });
-    } catch (error) {
-      result = { ok: false, error: (error as Error).message.slice(0, 300) };
-    }
+    const result = await settle(() =>
+      sendToChannel({ type: r.type, settings: r.config, secrets: secretsOf(r) }, message, senderDeps()),
+    );
     await store.events.append([
       buildEvent(clock, ctx, {
         organizationId: r.organizationId,
@@ -290,14 +295,9 @@ export function createAlertService(deps: {
       if (r?.type !== 'webhook' || !r.enabled) {
         result = { ok: false, error: 'no enabled webhook channel with this id' };
       } else {
-        try {
-          result = await sendSignedWebhook(String(r.config.url), secretsOf(r).secret ?? '', type, data, {
-            http: deps.http(),
-            now: () => clock.now(),
-          });
-        } catch (error) {
-          result = { ok: false, error: (error as Error).message.slice(0, 300) };
-        }
+        result = await settle(() =>
+          sendSignedWebhook(String(r.config.url), secretsOf(r).secret ?? '', type, data, senderDeps()),
+        );
       }
       await store.events.append([
         buildEvent(clock, ctx, {
