@@ -26,10 +26,9 @@ import webhookRoutes, { WebhookDelivery, WebhookEndpoint } from './api/v1/webhoo
 import type { Config } from './config/schema.ts';
 import { newId } from './crypto/ids.ts';
 import { openApiWebhooks } from './events/docs.ts';
-import { type AccessTokenVerifier, registerAuthentication } from './http/authenticate.ts';
+import type { AccessTokenVerifier } from './http/authenticate.ts';
 import { registerErrorHandling } from './http/errors.ts';
-import { registerHttpsOnly } from './http/https-only.ts';
-import { registerIpBlocking } from './http/ip-blocking.ts';
+import { registerGate } from './http/gate.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { describeRoutes, type RouteInfo } from './http/openapi.ts';
 import { Problem } from './http/schemas.ts';
@@ -102,6 +101,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   registerErrorHandling(app);
   describeRoutes(app, routes);
+  // Both attach route-level hooks as routes are registered, so they come before any route (/docs included).
+  registerGate(app, {
+    allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false,
+    isTrustedProxy,
+    ipBlocks: services.ipBlocks,
+    apiKeys: services.apiKeys,
+    tokens: options.tokens,
+    now: () => services.clock.nowMs(),
+  });
+  const metrics = registerMetrics(app);
 
   await app.register(swagger, {
     openapi: {
@@ -136,15 +145,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, logLevel: 'warn' });
-
-  registerHttpsOnly(app, { allowInjectedPlainHttp: options.allowInjectedPlainHttp ?? false, isTrustedProxy });
-  registerIpBlocking(app, { ipBlocks: services.ipBlocks, now: () => services.clock.now() });
-  registerAuthentication(app, {
-    apiKeys: services.apiKeys,
-    tokens: options.tokens,
-    now: () => services.clock.now().getTime(),
-  });
-  const metrics = registerMetrics(app);
 
   systemRoutes(app, services, metrics);
   meRoutes(app, services);

@@ -16,20 +16,31 @@ function random16(): Buffer {
   return pool.subarray(poolOffset - 16, poolOffset);
 }
 
+const RANDOM_DIGITS = 16;
 let lastTime = -1;
-let lastRandom: number[] = [];
+let lastHead = '';
+/** The random part of the last id, one base-32 digit per byte, incremented in place. */
+const lastRandom = new Uint8Array(RANDOM_DIGITS);
 
-/** Adds one to a base-32 digit array (the ULID monotonic rule); the 80-bit space never overflows in practice. */
-function increment(digits: number[]): number[] {
-  const out = [...digits];
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i]! < 31) {
-      out[i]! += 1;
-      return out;
+/** Adds one to the base-32 digits (the ULID monotonic rule); the 80-bit space never overflows in practice. */
+function increment(digits: Uint8Array): void {
+  for (let i = digits.length - 1; i >= 0; i--) {
+    if (digits[i]! < 31) {
+      digits[i]! += 1;
+      return;
     }
-    out[i] = 0;
+    digits[i] = 0;
   }
-  return out;
+}
+
+function timeHead(time: number): string {
+  let head = '';
+  let t = time;
+  for (let i = 0; i < 10; i++) {
+    head = CROCKFORD[t % 32] + head;
+    t = Math.floor(t / 32);
+  }
+  return head;
 }
 
 /**
@@ -37,25 +48,21 @@ function increment(digits: number[]): number[] {
  * millisecond time then 80 random bits, Crockford base32 (the ULID layout).
  * Ids made in the same millisecond (or under a frozen test clock) increase
  * monotonically, so ids always sort in creation order as plain strings.
+ * Request ids are made on every request, so this allocates one string and
+ * nothing else.
  */
 export function newId(kind: IdKind, now: number = Date.now()): string {
-  let random: number[];
-  let time = now;
-  if (time <= lastTime) {
-    time = lastTime;
-    random = increment(lastRandom);
+  if (now <= lastTime) {
+    increment(lastRandom);
   } else {
-    random = [...random16()].map((b) => b % 32);
+    const bytes = random16();
+    for (let i = 0; i < RANDOM_DIGITS; i++) lastRandom[i] = bytes[i]! % 32;
     // Keep the top bit clear so increments have room before wrapping.
-    random[0] = random[0]! % 16;
+    lastRandom[0] = lastRandom[0]! % 16;
+    lastTime = now;
+    lastHead = timeHead(now);
   }
-  lastTime = time;
-  lastRandom = random;
-  let head = '';
-  let t = time;
-  for (let i = 0; i < 10; i++) {
-    head = CROCKFORD[t % 32] + head;
-    t = Math.floor(t / 32);
-  }
-  return `${kind}_${head}${random.map((d) => CROCKFORD[d]).join('')}`;
+  let id = `${kind}_${lastHead}`;
+  for (let i = 0; i < RANDOM_DIGITS; i++) id += CROCKFORD[lastRandom[i]!];
+  return id;
 }

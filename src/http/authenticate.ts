@@ -1,9 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RateDecision } from '../domain/api-keys/rate-limiter.ts';
 import type { ApiKeyService } from '../domain/api-keys/service.ts';
+import type { KeyCheck } from '../domain/api-keys/verification.ts';
 import type { Principal } from '../domain/auth/principal.ts';
+import { isPromise, type MaybePromise } from '../domain/shared/maybe-promise.ts';
+import type { RequestContext } from '../domain/shared/types.ts';
 import { AppError } from '../errors/app-error.ts';
-import { requestContext } from './context.ts';
 
 /** Verifies bearer JWTs (OAuth access tokens); plugged in by the OAuth module. */
 export interface AccessTokenVerifier {
@@ -24,10 +26,13 @@ const CREDENTIAL_PARAMS = new Set([
 function keyInQuery(request: FastifyRequest): boolean {
   const query = request.query as Record<string, unknown> | undefined;
   if (!query || typeof query !== 'object') return false;
-  return Object.entries(query).some(
-    ([name, value]) =>
-      CREDENTIAL_PARAMS.has(name.toLowerCase()) || (typeof value === 'string' && KEY_LIKE.test(value)),
-  );
+  for (const name in query) {
+    const value = query[name];
+    if (CREDENTIAL_PARAMS.has(name.toLowerCase()) || (typeof value === 'string' && KEY_LIKE.test(value))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** `Authorization: Bearer …`, `Authorization: ApiKey …` or `X-API-Key: …`; undefined when absent. */
@@ -46,68 +51,104 @@ function looksLikeJwt(token: string): boolean {
   return token.startsWith('eyJ') && token.split('.').length === 3;
 }
 
+export interface AuthenticationDeps {
+  apiKeys: ApiKeyService;
+  tokens?: AccessTokenVerifier | undefined;
+  now: () => number;
+}
+
+/** What a route requires of its caller (its config, read once when the route is registered). */
+export interface RouteRequirements {
+  permission: string | undefined;
+  scim: boolean;
+}
+
 /**
- * Runs on every request before the body is read: credential, organization
- * scope (another organization's objects answer 404), then the permission the
- * route declares (403 naming it).
+ * The credential step of the request gate (src/http/gate.ts), before the body
+ * is read: the credential, then the organization scope (another
+ * organization's objects answer 404), then the permission the route declares
+ * (403 naming it). Sets `request.principal`; throws (or rejects with) the
+ * problem otherwise. A cached API key is decided synchronously.
  */
-export function registerAuthentication(
-  app: FastifyInstance,
-  deps: { apiKeys: ApiKeyService; tokens?: AccessTokenVerifier | undefined; now: () => number },
+export function authenticateRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: RouteRequirements,
+  ctx: Omit<RequestContext, 'actor'>,
+  deps: AuthenticationDeps,
+): MaybePromise<void> {
+  if (keyInQuery(request)) {
+    throw new AppError(
+      'api_key_in_query',
+      'Send credentials in the Authorization or X-API-Key header, never in the URL; rotate a key that was put in a URL',
+    );
+  }
+  const credential = extractCredential(request);
+  if (credential === undefined) {
+    throw new AppError('missing_credentials', 'Send a key as Authorization: Bearer <key>', {
+      headers: { 'www-authenticate': 'Bearer realm="latchkey", ApiKey realm="latchkey"' },
+    });
+  }
+  if (looksLikeJwt(credential)) {
+    if (!deps.tokens) throw new AppError('invalid_token', 'The access token is invalid or expired');
+    return deps.tokens.verify(credential, request).then((principal) => {
+      if (!principal) throw new AppError('invalid_token', 'The access token is invalid or expired');
+      admit(request, route, principal);
+    });
+  }
+  const result = deps.apiKeys.authenticate(credential, ctx);
+  if (isPromise(result))
+    return result.then((r) => settleKey(request, reply, route, ctx, deps, credential, r));
+  settleKey(request, reply, route, ctx, deps, credential, result);
+}
+
+function settleKey(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: RouteRequirements,
+  ctx: Omit<RequestContext, 'actor'>,
+  deps: AuthenticationDeps,
+  credential: string,
+  result: KeyCheck,
 ): void {
-  app.addHook('onRequest', async (request, reply) => {
-    const config = request.routeOptions.config;
-    if (request.routeOptions.url === undefined || config.auth === 'none') return;
-    if (keyInQuery(request)) {
-      throw new AppError(
-        'api_key_in_query',
-        'Send credentials in the Authorization or X-API-Key header, never in the URL; rotate a key that was put in a URL',
-      );
-    }
-    const credential = extractCredential(request);
-    if (credential === undefined) {
-      throw new AppError('missing_credentials', 'Send a key as Authorization: Bearer <key>', {
-        headers: { 'www-authenticate': 'Bearer realm="latchkey", ApiKey realm="latchkey"' },
+  if (result.rate) setRateHeaders(reply, result.rate, deps.now());
+  if (!result.ok) {
+    const orgInPath = orgParam(request);
+    deps.apiKeys.recordFailure(credential, result.code, ctx, {
+      record: result.record,
+      organizationId: orgInPath !== undefined && ORG_ID.test(orgInPath) ? orgInPath : undefined,
+    });
+    if (result.code === 'rate_limited' && result.rate) {
+      const retryAfter = Math.max(1, Math.ceil((result.rate.resetAt - deps.now()) / 1000));
+      throw new AppError('rate_limited', `This key allows ${result.rate.limit} requests per window`, {
+        headers: { 'retry-after': String(retryAfter) },
       });
     }
-    const ctx = requestContext(request);
-    let principal: Principal | undefined;
-    if (looksLikeJwt(credential)) {
-      principal = deps.tokens ? await deps.tokens.verify(credential, request) : undefined;
-      if (!principal) throw new AppError('invalid_token', 'The access token is invalid or expired');
-    } else {
-      const result = await deps.apiKeys.authenticate(credential, ctx);
-      if (result.rate) setRateHeaders(reply, result.rate, deps.now());
-      if (!result.ok) {
-        const orgInPath = (request.params as Record<string, unknown> | undefined)?.org;
-        deps.apiKeys.recordFailure(credential, result.code, ctx, {
-          record: result.record,
-          organizationId:
-            typeof orgInPath === 'string' && /^org_[0-9a-z]{26}$/.test(orgInPath) ? orgInPath : undefined,
-        });
-        if (result.code === 'rate_limited' && result.rate) {
-          const retryAfter = Math.max(1, Math.ceil((result.rate.resetAt - deps.now()) / 1000));
-          throw new AppError('rate_limited', `This key allows ${result.rate.limit} requests per window`, {
-            headers: { 'retry-after': String(retryAfter) },
-          });
-        }
-        throw new AppError(result.code, failureDetail(result.code));
-      }
-      principal = result.principal;
-    }
-    request.principal = principal;
+    throw new AppError(result.code, failureDetail(result.code));
+  }
+  admit(request, route, result.principal);
+}
 
-    const org = (request.params as Record<string, unknown> | undefined)?.org;
-    if (typeof org === 'string' && org !== principal.organizationId) {
-      throw new AppError('not_found', 'No such organization');
-    }
-    if (principal.scimOnly && !config.scim) {
-      throw new AppError('permission_denied', 'scim_ keys can only reach SCIM endpoints');
-    }
-    if (config.permission && !principal.permissions.has(config.permission)) {
-      throw new AppError('permission_denied', `This route requires the permission ${config.permission}`);
-    }
-  });
+function admit(request: FastifyRequest, route: RouteRequirements, principal: Principal): void {
+  request.principal = principal;
+  const org = orgParam(request);
+  if (org !== undefined && org !== principal.organizationId) {
+    throw new AppError('not_found', 'No such organization');
+  }
+  if (principal.scimOnly && !route.scim) {
+    throw new AppError('permission_denied', 'scim_ keys can only reach SCIM endpoints');
+  }
+  if (route.permission && !principal.permissions.has(route.permission)) {
+    throw new AppError('permission_denied', `This route requires the permission ${route.permission}`);
+  }
+}
+
+const ORG_ID = /^org_[0-9a-z]{26}$/;
+
+/** The `:org` path parameter, when the route has one. */
+export function orgParam(request: FastifyRequest): string | undefined {
+  const org = (request.params as Record<string, unknown> | undefined)?.org;
+  return typeof org === 'string' ? org : undefined;
 }
 
 /** IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): limit, remaining, seconds to reset. */

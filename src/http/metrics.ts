@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, onResponseHookHandler, RouteOptions } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -33,14 +33,12 @@ export function registerMetrics(app: FastifyInstance): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
   const stats = new Map<string, RouteStats>();
 
-  app.addHook('onResponse', (request, reply, done) => {
-    // The route pattern, never the raw URL: ids and query strings stay out of label values.
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${route}`;
+  function statsFor(method: string, route: string): RouteStats {
+    const key = `${method} ${route}`;
     let s = stats.get(key);
     if (!s) {
       s = {
-        method: request.method,
+        method,
         route,
         byStatus: new Map(),
         buckets: new Array(BUCKETS.length + 1).fill(0),
@@ -49,6 +47,10 @@ export function registerMetrics(app: FastifyInstance): Metrics {
       };
       stats.set(key, s);
     }
+    return s;
+  }
+
+  function observe(s: RouteStats, reply: FastifyReply): void {
     s.byStatus.set(reply.statusCode, (s.byStatus.get(reply.statusCode) ?? 0) + 1);
     const seconds = reply.elapsedTime / 1000;
     let i = 0;
@@ -56,6 +58,30 @@ export function registerMetrics(app: FastifyInstance): Metrics {
     s.buckets[i]! += 1;
     s.sum += seconds;
     s.count += 1;
+  }
+
+  // Each route gets its own onResponse hook holding its statistics, found by method (a route may
+  // have several); labelled by the route pattern, never the raw URL, so ids and query strings stay
+  // out of label values. Unmatched URLs count under route="unmatched".
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const byMethod = new Map<string, RouteStats>();
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      let s = byMethod.get(request.method);
+      if (!s) {
+        s = statsFor(request.method, route.url);
+        byMethod.set(request.method, s);
+      }
+      observe(s, reply);
+      done();
+    };
+    const existing = route.onResponse;
+    route.onResponse = [
+      ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
+      hook,
+    ];
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) observe(statsFor(request.method, 'unmatched'), reply);
     done();
   });
 

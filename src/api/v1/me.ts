@@ -1,9 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { Principal } from '../../domain/auth/principal.ts';
 import { PERMISSIONS } from '../../domain/permissions/catalogue.ts';
+import { isPromise } from '../../domain/shared/maybe-promise.ts';
 import { principalOf } from '../../http/context.ts';
 import type { Services } from '../../services.ts';
+import type { Organization } from '../../store/repos/organizations.ts';
+import type { User } from '../../store/repos/users.ts';
 
 const Me = Type.Object(
   {
@@ -16,6 +20,36 @@ const Me = Type.Object(
   },
   { title: 'Me' },
 );
+
+/** Sorted once per permission set (API-key principals share theirs across requests), not per request. */
+const sortedPermissions = new WeakMap<ReadonlySet<string>, string[]>();
+
+function permissionList(permissions: ReadonlySet<string>): string[] {
+  let list = sortedPermissions.get(permissions);
+  if (!list) {
+    list = [...permissions].sort();
+    sortedPermissions.set(permissions, list);
+  }
+  return list;
+}
+
+function me(p: Principal, org: Organization, user: User | undefined) {
+  return {
+    type: p.type,
+    id: p.id,
+    name: p.display,
+    organization: {
+      id: org.id,
+      name: org.name,
+      mode: org.mode,
+      root: org.isRoot,
+      createdAt: org.createdAt,
+      updatedAt: org.updatedAt,
+    },
+    permissions: permissionList(p.permissions),
+    ...(user ? { user } : {}),
+  };
+}
 
 export default function meRoutes(app: FastifyInstance, s: Services): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -31,25 +65,14 @@ export default function meRoutes(app: FastifyInstance, s: Services): void {
         response: { 200: Me },
       },
     },
-    async (request) => {
+    (request) => {
       const p = principalOf(request);
-      const org = await s.organizations.get(p.organizationId);
-      const user = p.type === 'user' ? await s.users.get(p.organizationId, p.id) : undefined;
-      return {
-        type: p.type,
-        id: p.id,
-        name: p.display,
-        organization: {
-          id: org.id,
-          name: org.name,
-          mode: org.mode,
-          root: org.isRoot,
-          createdAt: org.createdAt,
-          updatedAt: org.updatedAt,
-        },
-        permissions: [...p.permissions].sort(),
-        ...(user ? { user } : {}),
-      };
+      const org = s.organizations.get(p.organizationId);
+      // An API key whose organization is in the read cache is answered without a promise.
+      if (p.type === 'api_key' && !isPromise(org)) return me(p, org, undefined);
+      return Promise.all([org, p.type === 'user' ? s.users.get(p.organizationId, p.id) : undefined]).then(
+        ([o, user]) => me(p, o, user),
+      );
     },
   );
 

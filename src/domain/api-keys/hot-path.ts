@@ -4,8 +4,10 @@ import type { ApiKeyRecord } from '../../store/repos/api-keys.ts';
 import type { Store } from '../../store/store.ts';
 import type { BatchWriter } from '../audit/batch-writer.ts';
 import { buildEvent } from '../audit/events.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Clock } from '../shared/clock.ts';
 import { parseDuration } from '../shared/duration.ts';
+import { isPromise, type MaybePromise } from '../shared/maybe-promise.ts';
 import type { RequestContext } from '../shared/types.ts';
 import { createKeyCache } from './key-cache.ts';
 import type { RateDecision, RateLimiter } from './rate-limiter.ts';
@@ -15,6 +17,10 @@ export interface KeySnapshot {
   record: ApiKeyRecord;
   rootOrganization: boolean;
   permissions: ReadonlySet<string>;
+  /** `record.expiresAt` as epoch ms (null: never), compared with the clock without a Date per request. */
+  expiresAtMs: number | null;
+  /** The key as the caller of an HTTP request: built once per cache entry, shared by its requests. */
+  principal: Principal;
   /** undefined when the key has no allowlist. */
   ipAllowed: ((ip: string | null) => boolean) | undefined;
   rateWindowMs: number | undefined;
@@ -60,23 +66,39 @@ export function createKeyChecker(deps: {
   const cache = createKeyCache<KeySnapshot>({
     maxEntries: 50_000,
     ttlMs: 60_000,
-    now: () => clock.now().getTime(),
+    now: () => clock.nowMs(),
   });
 
-  async function lookup(hash: string): Promise<KeySnapshot | null> {
+  /** The snapshot of the key with this hash (null: no such key), from the cache when it can be. */
+  function lookup(hash: string): MaybePromise<KeySnapshot | null> {
     const cached = cache.get(hash);
-    if (cached !== undefined) return cached;
+    return cached !== undefined ? cached : load(hash);
+  }
+
+  async function load(hash: string): Promise<KeySnapshot | null> {
     const token = cache.begin();
     const record = await store.apiKeys.findByHash(hash);
     let snapshot: KeySnapshot | null = null;
     if (record) {
       const org = await store.organizations.get(record.organizationId);
-      const matcher = record.ipAllowlist.length > 0 ? createIpMatcher(record.ipAllowlist) : undefined;
+      const permissions = new Set(record.permissions);
+      const rootOrganization = org?.isRoot ?? false;
       snapshot = {
         record,
-        rootOrganization: org?.isRoot ?? false,
-        permissions: new Set(record.permissions),
-        ipAllowed: matcher,
+        rootOrganization,
+        permissions,
+        expiresAtMs: record.expiresAt === null ? null : Date.parse(record.expiresAt),
+        principal: {
+          type: 'api_key',
+          id: record.id,
+          organizationId: record.organizationId,
+          rootOrganization,
+          display: record.name,
+          permissions,
+          protected: record.isOwner,
+          scimOnly: record.prefix === 'scim_',
+        },
+        ipAllowed: record.ipAllowlist.length > 0 ? createIpMatcher(record.ipAllowlist) : undefined,
         rateWindowMs: record.rateLimit ? parseDuration(record.rateLimit.window) : undefined,
       };
     }
@@ -88,11 +110,14 @@ export function createKeyChecker(deps: {
     return { code, malformed: false, snapshot, rate: undefined, missing: [], ...extra };
   }
 
-  function recordUse(record: ApiKeyRecord, at: Date, input: CheckInput): void {
-    const iso = at.toISOString();
+  function recordUse(record: ApiKeyRecord, atMs: number, input: CheckInput): void {
     const endpoint = input.ctx.endpoint ?? null;
-    batch.recordKeyUse(record.id, iso, input.ip);
-    batch.recordAggregated(`${record.id} ${endpoint} ${input.ip}`, iso, () =>
+    batch.recordKeyUse(record.id, atMs, input.ip);
+    const group = `${record.id} ${endpoint} ${input.ip}`;
+    if (batch.countAggregated(group, atMs)) return;
+    batch.addAggregated(
+      group,
+      atMs,
       buildEvent(
         clock,
         { ...input.ctx, ip: input.ip, actor: { type: 'api_key', id: record.id, display: record.name } },
@@ -106,38 +131,55 @@ export function createKeyChecker(deps: {
     );
   }
 
+  /** Everything after the lookup: status, expiry, allowlist, permissions, then the rate budget. */
+  function decide(snapshot: KeySnapshot | null, input: CheckInput): MaybePromise<CheckResult> {
+    if (!snapshot) return fail('NOT_FOUND');
+    const { record } = snapshot;
+    if (input.organizationId !== undefined && record.organizationId !== input.organizationId) {
+      return fail('NOT_FOUND');
+    }
+    const nowMs = clock.nowMs();
+    if (record.status === 'revoked') return fail('REVOKED', snapshot);
+    if (snapshot.expiresAtMs !== null && snapshot.expiresAtMs <= nowMs) return fail('EXPIRED', snapshot);
+    if (snapshot.ipAllowed && !snapshot.ipAllowed(input.ip)) return fail('IP_NOT_ALLOWED', snapshot);
+    if (input.required) {
+      const missing = input.required.filter((p) => !snapshot.permissions.has(p));
+      if (missing.length > 0) return fail('INSUFFICIENT_PERMISSIONS', snapshot, { missing });
+    }
+    if (record.rateLimit && snapshot.rateWindowMs) {
+      const rate = limiter.hit(record.id, record.rateLimit.limit, snapshot.rateWindowMs);
+      return isPromise(rate)
+        ? rate.then((r) => admit(snapshot, nowMs, input, r))
+        : admit(snapshot, nowMs, input, rate);
+    }
+    return admit(snapshot, nowMs, input, undefined);
+  }
+
+  function admit(
+    snapshot: KeySnapshot,
+    nowMs: number,
+    input: CheckInput,
+    rate: RateDecision | undefined,
+  ): CheckResult {
+    if (rate && !rate.allowed) return fail('RATE_LIMITED', snapshot, { rate });
+    recordUse(snapshot.record, nowMs, input);
+    return { code: 'VALID', malformed: false, snapshot, rate, missing: [] };
+  }
+
   return {
     /**
      * The hot path. Shape and checksum first (no storage), then one O(1)
      * lookup by keyed hash through the cache of hits and misses; status,
      * allowlist, permissions (set lookups) and the rate budget are decided in
      * memory. A VALID result counts the use in memory; nothing is written here.
+     * A cached key with no shared rate limiter is decided synchronously: no
+     * promise, no microtask turn.
      */
-    async check(candidate: string, input: CheckInput): Promise<CheckResult> {
+    check(candidate: string, input: CheckInput): MaybePromise<CheckResult> {
       const parsed = parseApiKey(candidate);
       if (!parsed) return fail('NOT_FOUND', undefined, { malformed: true });
-      const snapshot = await lookup(hashKey(parsed.key));
-      if (!snapshot) return fail('NOT_FOUND');
-      const { record } = snapshot;
-      if (input.organizationId !== undefined && record.organizationId !== input.organizationId) {
-        return fail('NOT_FOUND');
-      }
-      const now = clock.now();
-      if (record.status === 'revoked') return fail('REVOKED', snapshot);
-      if (record.expiresAt !== null && record.expiresAt <= now.toISOString())
-        return fail('EXPIRED', snapshot);
-      if (snapshot.ipAllowed && !snapshot.ipAllowed(input.ip)) return fail('IP_NOT_ALLOWED', snapshot);
-      if (input.required) {
-        const missing = input.required.filter((p) => !snapshot.permissions.has(p));
-        if (missing.length > 0) return fail('INSUFFICIENT_PERMISSIONS', snapshot, { missing });
-      }
-      let rate: RateDecision | undefined;
-      if (record.rateLimit && snapshot.rateWindowMs) {
-        rate = await limiter.hit(record.id, record.rateLimit.limit, snapshot.rateWindowMs);
-        if (!rate.allowed) return fail('RATE_LIMITED', snapshot, { rate });
-      }
-      recordUse(record, now, input);
-      return { code: 'VALID', malformed: false, snapshot, rate, missing: [] };
+      const snapshot = lookup(hashKey(parsed.key));
+      return isPromise(snapshot) ? snapshot.then((s) => decide(s, input)) : decide(snapshot, input);
     },
     /** Evicts a key before the change that called it answers (revoke, rotate, update, expiry). */
     invalidate: (hash: string) => cache.invalidate(hash),

@@ -4,6 +4,7 @@ import type { BatchWriter } from '../audit/batch-writer.ts';
 import { buildEvent } from '../audit/events.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Clock } from '../shared/clock.ts';
+import { isPromise, type MaybePromise } from '../shared/maybe-promise.ts';
 import type { RequestContext } from '../shared/types.ts';
 import type { CheckCode, CheckResult, KeyChecker } from './hot-path.ts';
 import type { RateDecision, RateLimiter } from './rate-limiter.ts';
@@ -47,6 +48,14 @@ function authCode(result: CheckResult): AuthFailureCode {
   }
 }
 
+function keyCheck(result: CheckResult): KeyCheck {
+  const snapshot = result.snapshot;
+  if (result.code !== 'VALID' || !snapshot) {
+    return { ok: false, code: authCode(result), record: snapshot?.record, rate: result.rate };
+  }
+  return { ok: true, record: snapshot.record, rate: result.rate, principal: snapshot.principal };
+}
+
 /**
  * The two faces of the hot path: the HTTP authentication hook (a principal,
  * or a problem code) and `POST /v1/keys/verify` (a verdict for the caller's
@@ -78,8 +87,12 @@ export function createVerification(deps: {
     const endpoint = ctx.endpoint ?? null;
     if (record && code === 'rate_limited') {
       // A flood of over-limit requests becomes one event per key, endpoint and address per flush, with a count.
-      const at = clock.now().toISOString();
-      batch.recordAggregated(`rate_limited ${record.id} ${endpoint} ${ctx.ip}`, at, () =>
+      const atMs = clock.nowMs();
+      const group = `rate_limited ${record.id} ${endpoint} ${ctx.ip}`;
+      if (batch.countAggregated(group, atMs)) return;
+      batch.addAggregated(
+        group,
+        atMs,
         buildEvent(
           clock,
           { ...ctx, actor: { type: 'api_key', id: record.id, display: record.name } },
@@ -125,28 +138,10 @@ export function createVerification(deps: {
     );
   }
 
-  /** For the HTTP authentication hook: a key's principal, or why it is refused. */
-  async function authenticate(candidate: string, ctx: Omit<RequestContext, 'actor'>): Promise<KeyCheck> {
-    const result = await checker.check(candidate, { ip: ctx.ip, ctx });
-    const record = result.snapshot?.record;
-    if (result.code !== 'VALID' || !result.snapshot || !record) {
-      return { ok: false, code: authCode(result), record, rate: result.rate };
-    }
-    return {
-      ok: true,
-      record,
-      rate: result.rate,
-      principal: {
-        type: 'api_key',
-        id: record.id,
-        organizationId: record.organizationId,
-        rootOrganization: result.snapshot.rootOrganization,
-        display: record.name,
-        permissions: result.snapshot.permissions,
-        protected: record.isOwner,
-        scimOnly: record.prefix === 'scim_',
-      },
-    };
+  /** For the HTTP authentication hook: a key's principal, or why it is refused (synchronous on a cache hit). */
+  function authenticate(candidate: string, ctx: Omit<RequestContext, 'actor'>): MaybePromise<KeyCheck> {
+    const result = checker.check(candidate, { ip: ctx.ip, ctx });
+    return isPromise(result) ? result.then(keyCheck) : keyCheck(result);
   }
 
   /**

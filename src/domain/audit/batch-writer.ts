@@ -9,14 +9,17 @@ import type { Store } from '../../store/store.ts';
  */
 export interface BatchWriter {
   recordEvent(event: EventRecord): void;
-  recordKeyUse(keyId: string, at: string, ip: string | null): void;
+  /** Counts one use of a key at `atMs` (epoch ms) from `ip`: one map update, no allocation. */
+  recordKeyUse(keyId: string, atMs: number, ip: string | null): void;
   /**
-   * Counts one occurrence of an aggregated event (`api_key.used`): requests
-   * with the same `group` (key, endpoint, source IP) within one flush interval
-   * become one event whose `data` carries `count`, `firstAt` and `lastAt`.
-   * `make` builds the event on the first occurrence only.
+   * Counts one more occurrence of an aggregated event (`api_key.used`,
+   * `api_key.rate_limited`) whose `group` (key, endpoint, source IP) was already
+   * seen in this flush interval; false when it is new, and the caller then
+   * builds the event once and passes it to `addAggregated`. Each group becomes
+   * one event whose `data` carries `count`, `firstAt` and `lastAt`.
    */
-  recordAggregated(group: string, at: string, make: () => EventRecord): void;
+  countAggregated(group: string, atMs: number): boolean;
+  addAggregated(group: string, atMs: number, event: EventRecord): void;
   /** Usage of a key counted in memory and not yet written (so listings are current). */
   pendingUse(keyId: string): UsageDelta | undefined;
   /** Writes everything pending; concurrent calls share one write. */
@@ -27,21 +30,49 @@ export interface BatchWriter {
   pending(): number;
 }
 
+/** Times stay epoch milliseconds in memory and become ISO strings once per flush, not per request. */
+interface PendingUse {
+  keyId: string;
+  count: number;
+  lastUsedMs: number;
+  lastIp: string | null;
+}
+
+interface PendingAggregate {
+  event: EventRecord;
+  count: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function usageDelta(u: PendingUse): UsageDelta {
+  return { keyId: u.keyId, count: u.count, lastUsedAt: iso(u.lastUsedMs), lastIp: u.lastIp };
+}
+
+function aggregatedEvent(a: PendingAggregate): EventRecord {
+  return {
+    ...a.event,
+    data: { ...a.event.data, count: a.count, firstAt: iso(a.firstMs), lastAt: iso(a.lastMs) },
+  };
+}
+
 export function createBatchWriter(deps: {
   store: Store;
   intervalMs: number;
   onError?: (error: unknown) => void;
 }): BatchWriter {
   let events: EventRecord[] = [];
-  let usage = new Map<string, UsageDelta>();
-  let aggregated = new Map<string, EventRecord>();
+  let usage = new Map<string, PendingUse>();
+  let aggregated = new Map<string, PendingAggregate>();
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
 
   async function write(): Promise<void> {
     if (events.length === 0 && usage.size === 0 && aggregated.size === 0) return;
-    const batchEvents = events.concat([...aggregated.values()]);
-    const batchUsage = [...usage.values()];
+    const batchEvents = events.concat(Array.from(aggregated.values(), aggregatedEvent));
+    const batchUsage = Array.from(usage.values(), usageDelta);
     events = [];
     usage = new Map();
     aggregated = new Map();
@@ -55,7 +86,9 @@ export function createBatchWriter(deps: {
       events = batchEvents.concat(events);
       for (const d of batchUsage) {
         const cur = usage.get(d.keyId);
-        usage.set(d.keyId, cur ? { ...cur, count: cur.count + d.count } : d);
+        const ms = Date.parse(d.lastUsedAt);
+        if (cur) cur.count += d.count;
+        else usage.set(d.keyId, { keyId: d.keyId, count: d.count, lastUsedMs: ms, lastIp: d.lastIp });
       }
       throw error;
     }
@@ -69,32 +102,37 @@ export function createBatchWriter(deps: {
     return inFlight;
   }
 
+  function countAggregated(group: string, atMs: number): boolean {
+    const cur = aggregated.get(group);
+    if (!cur) return false;
+    cur.count += 1;
+    cur.lastMs = atMs;
+    return true;
+  }
+
   return {
     recordEvent(event) {
       events.push(event);
     },
-    recordKeyUse(keyId, at, ip) {
+    recordKeyUse(keyId, atMs, ip) {
       const cur = usage.get(keyId);
       if (cur) {
         cur.count += 1;
-        cur.lastUsedAt = at;
+        cur.lastUsedMs = atMs;
         cur.lastIp = ip;
       } else {
-        usage.set(keyId, { keyId, count: 1, lastUsedAt: at, lastIp: ip });
+        usage.set(keyId, { keyId, count: 1, lastUsedMs: atMs, lastIp: ip });
       }
     },
-    recordAggregated(group, at, make) {
-      const cur = aggregated.get(group);
-      if (cur) {
-        cur.data.count = (cur.data.count as number) + 1;
-        cur.data.lastAt = at;
-        return;
-      }
-      const event = make();
-      event.data = { ...event.data, count: 1, firstAt: at, lastAt: at };
-      aggregated.set(group, event);
+    countAggregated,
+    addAggregated(group, atMs, event) {
+      if (countAggregated(group, atMs)) return;
+      aggregated.set(group, { event, count: 1, firstMs: atMs, lastMs: atMs });
     },
-    pendingUse: (keyId) => usage.get(keyId),
+    pendingUse(keyId) {
+      const u = usage.get(keyId);
+      return u ? usageDelta(u) : undefined;
+    },
     flush,
     start() {
       if (timer) return;

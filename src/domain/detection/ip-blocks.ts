@@ -4,6 +4,7 @@ import type { IpBlock } from '../../store/repos/detection.ts';
 import type { Store } from '../../store/store.ts';
 import { buildEvent } from '../audit/events.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { MaybePromise } from '../shared/maybe-promise.ts';
 import type { RequestContext } from '../shared/types.ts';
 
 interface CompiledBlock {
@@ -27,34 +28,43 @@ export function createIpBlockList(deps: { store: Store; clock: Clock; refreshMs?
   async function reload(): Promise<void> {
     const rows = await store.detection.activeBlocks(clock.now().toISOString());
     blocks = rows.map((block) => ({ block, matches: createIpMatcher([block.range]) }));
-    loadedAt = clock.now().getTime();
+    loadedAt = clock.nowMs();
   }
 
-  async function fresh(): Promise<void> {
-    if (clock.now().getTime() - loadedAt < refreshMs) return;
+  /** Undefined when the list in memory is recent enough, else the reload to wait for. */
+  function stale(): Promise<void> | undefined {
+    if (clock.nowMs() - loadedAt < refreshMs) return undefined;
     loading ??= reload().finally(() => {
       loading = undefined;
     });
-    await loading;
+    return loading;
+  }
+
+  function match(ip: string, organizationId: string | undefined): IpBlock | undefined {
+    if (blocks.length === 0) return undefined;
+    const now = clock.now().toISOString();
+    for (const { block, matches } of blocks) {
+      if (block.until <= now) continue;
+      if (!block.global && block.organizationId !== organizationId) continue;
+      if (matches(ip)) return block;
+    }
+    return undefined;
   }
 
   return {
     reload,
-    /** The block that refuses `ip` for a request under `organizationId` (if any), else undefined. */
-    async check(
+    /**
+     * The block that refuses `ip` for a request under `organizationId` (if any),
+     * else undefined: from memory, synchronously, unless the list is older than
+     * the refresh interval and this request waits for the reload.
+     */
+    check(
       ip: string | null | undefined,
       organizationId: string | undefined,
-    ): Promise<IpBlock | undefined> {
+    ): MaybePromise<IpBlock | undefined> {
       if (!ip) return undefined;
-      await fresh();
-      if (blocks.length === 0) return undefined;
-      const now = clock.now().toISOString();
-      for (const { block, matches } of blocks) {
-        if (block.until <= now) continue;
-        if (!block.global && block.organizationId !== organizationId) continue;
-        if (matches(ip)) return block;
-      }
-      return undefined;
+      const loading = stale();
+      return loading ? loading.then(() => match(ip, organizationId)) : match(ip, organizationId);
     },
     async block(
       ctx: RequestContext,
