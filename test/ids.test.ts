@@ -29,6 +29,10 @@ describe('newId', () => {
     const ids = Array.from({ length: 100 }, () => newId('req', at));
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(100);
+    // Each id's random part is the previous one plus one, carries included.
+    const digits = '0123456789abcdefghjkmnpqrstvwxyz';
+    const value = (id: string) => [...id.slice(14)].reduce((n, c) => n * 32n + BigInt(digits.indexOf(c)), 0n);
+    for (let i = 1; i < ids.length; i++) expect(value(ids[i]!) - value(ids[i - 1]!)).toBe(1n);
   });
 
   it('draws fresh randomness for each new millisecond', () => {

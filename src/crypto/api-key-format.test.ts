@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateApiKey, keyHint, parseApiKey, partialKey } from './api-key-format.ts';
+import { decodeBase62, encodeBase62 } from './base62.ts';
 
 describe('API key format', () => {
   it('makes keys of each prefix that parse back', () => {
@@ -20,6 +21,13 @@ describe('API key format', () => {
     expect(parseApiKey(key.slice(0, -1))).toBeUndefined();
     expect(parseApiKey(`ak_prod_${key.slice(8)}`)).toBeUndefined();
     expect(parseApiKey(`${key} `)).toBeUndefined();
+  });
+
+  it('decodes the checksum digits it encodes', () => {
+    for (const value of [0, 1, 61, 62, 3843, 2 ** 31, 2 ** 32 - 1]) {
+      expect(decodeBase62(`ak_${encodeBase62(value, 6)}`, 3)).toBe(value);
+    }
+    expect(decodeBase62('ab-c', 0)).toBe(-1);
   });
 
   it('has at least 192 bits of randomness and distinct keys', () => {

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { BASE62, encodeBase62, randomBase62 } from './base62.ts';
+import { BASE62, decodeBase62, encodeBase62, randomBase62 } from './base62.ts';
 
 /**
  * Key format: `<prefix><random><checksum>`.
@@ -14,7 +14,6 @@ export type KeyPrefix = (typeof KEY_PREFIXES)[number];
 
 const RANDOM_LENGTH = 33;
 const CHECKSUM_LENGTH = 6;
-const BODY_PATTERN = new RegExp(`^[${BASE62}]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`);
 
 function checksum(prefixAndRandom: string): string {
   return encodeBase62(crc32(prefixAndRandom), CHECKSUM_LENGTH);
@@ -30,20 +29,31 @@ export interface ParsedKey {
   key: string;
 }
 
-/** Checks shape and checksum only; `undefined` means malformed. Never touches storage. */
+/** Prefix, then exactly the random and checksum characters: one regular-expression test, no slicing. */
+const KEY_PATTERN = new RegExp(
+  `^(?:${KEY_PREFIXES.join('|')})[${BASE62}]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`,
+);
+
+function prefixOf(candidate: string): KeyPrefix | undefined {
+  for (const prefix of KEY_PREFIXES) if (candidate.startsWith(prefix)) return prefix;
+  return undefined;
+}
+
+/**
+ * Checks shape and checksum only; `undefined` means malformed. Never touches
+ * storage. Runs on every request: the checksum characters are decoded and
+ * compared as a number rather than re-encoded as a string.
+ */
 export function parseApiKey(candidate: string): ParsedKey | undefined {
-  const prefix = KEY_PREFIXES.find((p) => candidate.startsWith(p));
-  if (!prefix) return undefined;
-  const body = candidate.slice(prefix.length);
-  if (!BODY_PATTERN.test(body)) return undefined;
-  const head = candidate.slice(0, candidate.length - CHECKSUM_LENGTH);
-  if (checksum(head) !== candidate.slice(-CHECKSUM_LENGTH)) return undefined;
-  return { prefix, key: candidate };
+  if (!KEY_PATTERN.test(candidate)) return undefined;
+  const split = candidate.length - CHECKSUM_LENGTH;
+  if (crc32(candidate.slice(0, split)) !== decodeBase62(candidate, split)) return undefined;
+  return { prefix: prefixOf(candidate) as KeyPrefix, key: candidate };
 }
 
 /** The display hint kept in storage: prefix, first four and last four characters. */
 export function keyHint(key: string): string {
-  const prefix = KEY_PREFIXES.find((p) => key.startsWith(p)) ?? '';
+  const prefix = prefixOf(key) ?? '';
   const body = key.slice(prefix.length);
   return `${prefix}${body.slice(0, 4)}…${body.slice(-4)}`;
 }

@@ -24,3 +24,16 @@ export function encodeBase62(value: number, width: number): string {
   }
   return out;
 }
+
+/** The value of the base62 digits of `text` from `start` to its end (-1 when one is not a base62 digit). */
+export function decodeBase62(text: string, start: number): number {
+  let value = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const digit =
+      c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 90 ? c - 55 : c >= 97 && c <= 122 ? c - 61 : -1;
+    if (digit < 0) return -1;
+    value = value * 62 + digit;
+  }
+  return value;
+}

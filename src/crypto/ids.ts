@@ -21,16 +21,28 @@ let lastTime = -1;
 let lastHead = '';
 /** The random part of the last id, one base-32 digit per byte, incremented in place. */
 const lastRandom = new Uint8Array(RANDOM_DIGITS);
+/** Its first 15 digits as text: rebuilt only when an increment carries past the last digit (1 time in 32). */
+let lastRandomHead = '';
 
-/** Adds one to the base-32 digits (the ULID monotonic rule); the 80-bit space never overflows in practice. */
-function increment(digits: Uint8Array): void {
+function randomHead(): string {
+  let text = '';
+  for (let i = 0; i < RANDOM_DIGITS - 1; i++) text += CROCKFORD[lastRandom[i]!];
+  return text;
+}
+
+/**
+ * Adds one to the base-32 digits (the ULID monotonic rule); the 80-bit space
+ * never overflows in practice. True when a digit before the last one changed.
+ */
+function increment(digits: Uint8Array): boolean {
   for (let i = digits.length - 1; i >= 0; i--) {
     if (digits[i]! < 31) {
       digits[i]! += 1;
-      return;
+      return i < digits.length - 1;
     }
     digits[i] = 0;
   }
+  return true;
 }
 
 function timeHead(time: number): string {
@@ -48,12 +60,12 @@ function timeHead(time: number): string {
  * millisecond time then 80 random bits, Crockford base32 (the ULID layout).
  * Ids made in the same millisecond (or under a frozen test clock) increase
  * monotonically, so ids always sort in creation order as plain strings.
- * Request ids are made on every request, so this allocates one string and
- * nothing else.
+ * Request ids are made on every request: most calls only join cached text
+ * and the last digit.
  */
 export function newId(kind: IdKind, now: number = Date.now()): string {
   if (now <= lastTime) {
-    increment(lastRandom);
+    if (increment(lastRandom)) lastRandomHead = randomHead();
   } else {
     const bytes = random16();
     for (let i = 0; i < RANDOM_DIGITS; i++) lastRandom[i] = bytes[i]! % 32;
@@ -61,8 +73,7 @@ export function newId(kind: IdKind, now: number = Date.now()): string {
     lastRandom[0] = lastRandom[0]! % 16;
     lastTime = now;
     lastHead = timeHead(now);
+    lastRandomHead = randomHead();
   }
-  let id = `${kind}_${lastHead}`;
-  for (let i = 0; i < RANDOM_DIGITS; i++) id += CROCKFORD[lastRandom[i]!];
-  return id;
+  return `${kind}_${lastHead}${lastRandomHead}${CROCKFORD[lastRandom[RANDOM_DIGITS - 1]!]}`;
 }

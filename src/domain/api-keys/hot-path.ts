@@ -112,12 +112,12 @@ export function createKeyChecker(deps: {
 
   function recordUse(record: ApiKeyRecord, atMs: number, input: CheckInput): void {
     const endpoint = input.ctx.endpoint ?? null;
-    batch.recordKeyUse(record.id, atMs, input.ip);
-    const group = `${record.id} ${endpoint} ${input.ip}`;
-    if (batch.countAggregated(group, atMs)) return;
-    batch.addAggregated(
-      group,
+    if (batch.recordKeyUse(record.id, atMs, input.ip, endpoint)) return;
+    batch.addKeyUseEvent(
+      record.id,
       atMs,
+      input.ip,
+      endpoint,
       buildEvent(
         clock,
         { ...input.ctx, ip: input.ip, actor: { type: 'api_key', id: record.id, display: record.name } },

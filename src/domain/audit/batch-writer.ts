@@ -9,11 +9,24 @@ import type { Store } from '../../store/store.ts';
  */
 export interface BatchWriter {
   recordEvent(event: EventRecord): void;
-  /** Counts one use of a key at `atMs` (epoch ms) from `ip`: one map update, no allocation. */
-  recordKeyUse(keyId: string, atMs: number, ip: string | null): void;
   /**
-   * Counts one more occurrence of an aggregated event (`api_key.used`,
-   * `api_key.rate_limited`) whose `group` (key, endpoint, source IP) was already
+   * Counts one use of a key at `atMs` (epoch ms) from `ip` on `endpoint`: its
+   * usage counters and its aggregated `api_key.used` event, with map lookups
+   * on strings the request already has (no key is built per request). False
+   * when this endpoint and address are new for the key in this flush interval:
+   * the caller then builds the event once and passes it to `addKeyUseEvent`.
+   */
+  recordKeyUse(keyId: string, atMs: number, ip: string | null, endpoint: string | null): boolean;
+  addKeyUseEvent(
+    keyId: string,
+    atMs: number,
+    ip: string | null,
+    endpoint: string | null,
+    event: EventRecord,
+  ): void;
+  /**
+   * Counts one more occurrence of an aggregated event (`api_key.rate_limited`)
+   * whose `group` (key, endpoint, source IP) was already
    * seen in this flush interval; false when it is new, and the caller then
    * builds the event once and passes it to `addAggregated`. Each group becomes
    * one event whose `data` carries `count`, `firstAt` and `lastAt`.
@@ -36,6 +49,8 @@ interface PendingUse {
   count: number;
   lastUsedMs: number;
   lastIp: string | null;
+  /** `api_key.used` by endpoint, then source address. */
+  events: Map<string | null, Map<string | null, PendingAggregate>>;
 }
 
 interface PendingAggregate {
@@ -72,6 +87,10 @@ export function createBatchWriter(deps: {
   async function write(): Promise<void> {
     if (events.length === 0 && usage.size === 0 && aggregated.size === 0) return;
     const batchEvents = events.concat(Array.from(aggregated.values(), aggregatedEvent));
+    for (const u of usage.values()) {
+      for (const byIp of u.events.values())
+        for (const a of byIp.values()) batchEvents.push(aggregatedEvent(a));
+    }
     const batchUsage = Array.from(usage.values(), usageDelta);
     events = [];
     usage = new Map();
@@ -88,7 +107,14 @@ export function createBatchWriter(deps: {
         const cur = usage.get(d.keyId);
         const ms = Date.parse(d.lastUsedAt);
         if (cur) cur.count += d.count;
-        else usage.set(d.keyId, { keyId: d.keyId, count: d.count, lastUsedMs: ms, lastIp: d.lastIp });
+        else
+          usage.set(d.keyId, {
+            keyId: d.keyId,
+            count: d.count,
+            lastUsedMs: ms,
+            lastIp: d.lastIp,
+            events: new Map(),
+          });
       }
       throw error;
     }
@@ -114,15 +140,34 @@ export function createBatchWriter(deps: {
     recordEvent(event) {
       events.push(event);
     },
-    recordKeyUse(keyId, atMs, ip) {
-      const cur = usage.get(keyId);
-      if (cur) {
-        cur.count += 1;
-        cur.lastUsedMs = atMs;
-        cur.lastIp = ip;
+    recordKeyUse(keyId, atMs, ip, endpoint) {
+      let use = usage.get(keyId);
+      if (use) {
+        use.count += 1;
+        use.lastUsedMs = atMs;
+        use.lastIp = ip;
       } else {
-        usage.set(keyId, { keyId, count: 1, lastUsedMs: atMs, lastIp: ip });
+        use = { keyId, count: 1, lastUsedMs: atMs, lastIp: ip, events: new Map() };
+        usage.set(keyId, use);
       }
+      const aggregate = use.events.get(endpoint)?.get(ip);
+      if (!aggregate) return false;
+      aggregate.count += 1;
+      aggregate.lastMs = atMs;
+      return true;
+    },
+    addKeyUseEvent(keyId, atMs, ip, endpoint, event) {
+      let use = usage.get(keyId);
+      if (!use) {
+        use = { keyId, count: 0, lastUsedMs: atMs, lastIp: ip, events: new Map() };
+        usage.set(keyId, use);
+      }
+      let byIp = use.events.get(endpoint);
+      if (!byIp) {
+        byIp = new Map();
+        use.events.set(endpoint, byIp);
+      }
+      byIp.set(ip, { event, count: 1, firstMs: atMs, lastMs: atMs });
     },
     countAggregated,
     addAggregated(group, atMs, event) {
