@@ -154,4 +154,28 @@ describeEachDb('auth matrix: every authenticated route', (t) => {
     expect(metrics.body).toContain('latchkey_http_requests_total');
     expect(metrics.body).not.toMatch(/route="[^"]*(org_|usr_|key_)/);
   });
+
+  it('counts requests per route pattern and status, and unmatched URLs apart', async () => {
+    const count = async (series: string) => {
+      const body = (await t().call({ method: 'GET', url: '/metrics', key: null })).body;
+      const line = body.split('\n').find((l) => l.startsWith(series));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const me = 'latchkey_http_requests_total{method="GET",route="/v1/users/me",status="200"}';
+    const denied = `latchkey_http_requests_total{method="GET",route="/v1/organizations/:org/users/:id",status="404"}`;
+    const unmatched = 'latchkey_http_requests_total{method="GET",route="unmatched",status="404"}';
+    const before = [await count(me), await count(denied), await count(unmatched)];
+    await t().call({ method: 'GET', url: '/v1/users/me' });
+    await t().call({ method: 'GET', url: '/v1/users/me' });
+    await t().call({
+      method: 'GET',
+      url: `/v1/organizations/${t().org}/users/usr_00000000000000000000000000`,
+    });
+    await t().call({ method: 'GET', url: '/no/such/route?key=value', key: null });
+    expect([await count(me), await count(denied), await count(unmatched)]).toEqual([
+      before[0]! + 2,
+      before[1]! + 1,
+      before[2]! + 1,
+    ]);
+  });
 });

@@ -39,13 +39,18 @@ function keyInQuery(request: FastifyRequest): boolean {
 export function extractCredential(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (typeof header === 'string' && header.length > 0) {
-    const match = /^(Bearer|ApiKey)\s+(.+)$/i.exec(header.trim());
-    return match ? match[2]!.trim() : header.trim();
+    const value = header.trim();
+    // The scheme is case-insensitive (RFC 9110); a header without one is taken as the credential itself.
+    const space = value.search(/\s/);
+    if (space > 0 && SCHEME.test(value.slice(0, space))) return value.slice(space + 1).trim();
+    return value;
   }
   const apiKey = request.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
   return undefined;
 }
+
+const SCHEME = /^(?:Bearer|ApiKey)$/i;
 
 function looksLikeJwt(token: string): boolean {
   return token.startsWith('eyJ') && token.split('.').length === 3;

@@ -64,12 +64,17 @@ export function registerMetrics(app: FastifyInstance): Metrics {
   // have several); labelled by the route pattern, never the raw URL, so ids and query strings stay
   // out of label values. Unmatched URLs count under route="unmatched".
   app.addHook('onRoute', (route: RouteOptions) => {
+    // A single-method route holds its statistics directly; a multi-method one finds them by method.
+    const single = typeof route.method === 'string' ? statsFor(route.method, route.url) : undefined;
     const byMethod = new Map<string, RouteStats>();
     const hook: onResponseHookHandler = (request, reply, done) => {
-      let s = byMethod.get(request.method);
+      let s = single;
       if (!s) {
-        s = statsFor(request.method, route.url);
-        byMethod.set(request.method, s);
+        s = byMethod.get(request.method);
+        if (!s) {
+          s = statsFor(request.method, route.url);
+          byMethod.set(request.method, s);
+        }
       }
       observe(s, reply);
       done();
@@ -102,6 +107,7 @@ export function registerMetrics(app: FastifyInstance): Metrics {
       '# TYPE latchkey_http_request_duration_seconds histogram',
     );
     for (const s of stats.values()) {
+      if (s.count === 0) continue; // routes that have not answered yet
       const labels = `method="${s.method}",route="${label(s.route)}"`;
       let cumulative = 0;
       BUCKETS.forEach((le, i) => {

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PERMISSION_PATTERN } from '../../domain/permissions/catalogue.ts';
-import { principalOf, requestContext } from '../../http/context.ts';
+import { principalOf, requestOrigin } from '../../http/context.ts';
 import { Metadata, NullableTimestamp } from '../../http/schemas.ts';
 import type { Services } from '../../services.ts';
 
@@ -61,6 +61,6 @@ export default function keyVerifyRoutes(app: FastifyInstance, s: Services): void
         response: { 200: VerifyResult },
       },
     },
-    async (request) => s.apiKeys.verify(principalOf(request), requestContext(request), request.body),
+    (request) => s.apiKeys.verify(principalOf(request), requestOrigin(request), request.body),
   );
 }

@@ -21,6 +21,12 @@ export type KeyCheck =
   | { ok: true; principal: Principal; record: ApiKeyRecord; rate: RateDecision | undefined }
   | { ok: false; code: AuthFailureCode; record?: ApiKeyRecord; rate?: RateDecision | undefined };
 
+export interface VerifyInput {
+  key: string;
+  permissions?: string[] | undefined;
+  ip?: string | undefined;
+}
+
 export interface VerifyResult {
   valid: boolean;
   code: CheckCode;
@@ -147,29 +153,45 @@ export function createVerification(deps: {
   /**
    * `POST /v1/keys/verify`: the same decision as the HTTP hot path, for a
    * key presented to the caller's own API. A key of another organization
-   * is NOT_FOUND to the caller, and nothing about it is counted.
+   * is NOT_FOUND to the caller, and nothing about it is counted. Synchronous
+   * when the key is cached and the rate limiter is in memory.
    */
-  async function verify(
+  function verify(
     principal: Principal,
-    ctx: RequestContext,
-    input: { key: string; permissions?: string[] | undefined; ip?: string | undefined },
-  ): Promise<VerifyResult> {
-    const ip = input.ip ?? null;
-    const { actor: _actor, ...requestCtx } = ctx;
-    const result = await checker.check(input.key, {
-      ip,
+    origin: Omit<RequestContext, 'actor'>,
+    input: VerifyInput,
+  ): MaybePromise<VerifyResult> {
+    const result = checker.check(input.key, {
+      ip: input.ip ?? null,
       required: input.permissions,
-      ctx: { ...requestCtx, ip },
+      ctx: origin,
       organizationId: principal.organizationId,
     });
-    const record = result.snapshot?.record;
+    return isPromise(result)
+      ? result.then((r) => verdict(principal, origin, input, r))
+      : verdict(principal, origin, input, result);
+  }
+
+  function verdict(
+    principal: Principal,
+    origin: Omit<RequestContext, 'actor'>,
+    input: VerifyInput,
+    result: CheckResult,
+  ): MaybePromise<VerifyResult> {
+    const ip = input.ip ?? null;
+    const snapshot = result.snapshot;
+    const record = snapshot?.record;
     if (result.code !== 'VALID') {
       // A failed verification belongs to the caller's organization (whose API the key was presented to),
       // so its rules see bursts and stuffing against that API; unknown keys are NOT_FOUND with no key id.
       batch.recordEvent(
         buildEvent(
           clock,
-          { ...ctx, ip: ip ?? ctx.ip },
+          {
+            ...origin,
+            ip: ip ?? origin.ip,
+            actor: { type: principal.type, id: principal.id, display: principal.display },
+          },
           {
             organizationId: principal.organizationId,
             type: 'api_key.verification_failed',
@@ -198,24 +220,31 @@ export function createVerification(deps: {
         rateLimit: null,
       };
     }
-    let rate = result.rate;
-    if (!rate && record.rateLimit && result.snapshot?.rateWindowMs) {
-      rate = await limiter.peek(record.id, record.rateLimit.limit, result.snapshot.rateWindowMs);
+    if (!result.rate && record.rateLimit && snapshot.rateWindowMs) {
+      // Not counted (the key was refused before its budget was spent): report the budget as it stands.
+      const peeked = limiter.peek(record.id, record.rateLimit.limit, snapshot.rateWindowMs);
+      return isPromise(peeked)
+        ? peeked.then((rate) => answer(record, result.code, rate))
+        : answer(record, result.code, peeked);
     }
-    return {
-      valid: result.code === 'VALID',
-      code: result.code,
-      keyId: record.id,
-      organizationId: record.organizationId,
-      name: record.name,
-      permissions: record.permissions,
-      metadata: record.metadata,
-      expiresAt: record.expiresAt,
-      rateLimit: rate
-        ? { limit: rate.limit, remaining: rate.remaining, reset: new Date(rate.resetAt).toISOString() }
-        : null,
-    };
+    return answer(record, result.code, result.rate);
   }
 
   return { authenticate, verify, recordFailure };
+}
+
+function answer(record: ApiKeyRecord, code: CheckCode, rate: RateDecision | undefined): VerifyResult {
+  return {
+    valid: code === 'VALID',
+    code,
+    keyId: record.id,
+    organizationId: record.organizationId,
+    name: record.name,
+    permissions: record.permissions,
+    metadata: record.metadata,
+    expiresAt: record.expiresAt,
+    rateLimit: rate
+      ? { limit: rate.limit, remaining: rate.remaining, reset: new Date(rate.resetAt).toISOString() }
+      : null,
+  };
 }
