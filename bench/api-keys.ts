@@ -58,6 +58,8 @@ async function serveBare(): Promise<void> {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   app.get('/', async () => ({ hello: 'world' }));
+  // Reference for POST /v1/keys/verify: the same JSON body, parsed by Fastify, and a constant answer.
+  app.post('/', async () => ({ hello: 'world' }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   process.send?.({ type: 'ready', port } satisfies Msg);
@@ -171,6 +173,8 @@ interface Row {
   errors: number;
   requests: number;
   percentOfCeiling: number | null;
+  /** POST /v1/keys/verify only: against the bare POST reference (same method and body). */
+  percentOfPostReference: number | null;
   dbWrites: number | null;
   dbWritesPerRequest: number | null;
 }
@@ -231,6 +235,15 @@ async function main(): Promise<void> {
   children.push(bare.child);
   add('bare Fastify (ceiling)', '-', { url: `http://127.0.0.1:${bare.ready.port}/` });
   const pgUrl = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  const verifyBody = (key: string | undefined) => JSON.stringify({ key, permissions: ['invoices:read'] });
+  // Not a target: what Fastify alone does with the verify request's method and body, so the verify
+  // rows can be read against it as well as against the GET ceiling.
+  add('bare Fastify POST, same body (reference)', '-', {
+    url: `http://127.0.0.1:${bare.ready.port}/`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: verifyBody(`ak_live_${'x'.repeat(39)}`),
+  });
   const databases: [string, string[]][] = [['sqlite', ['--server', 'latchkey']]];
   if (pgUrl) databases.push(['postgresql', ['--server', 'latchkey', '--db', pgUrl]]);
   for (const [database, args] of databases) {
@@ -250,7 +263,7 @@ async function main(): Promise<void> {
         url: `${base}/v1/keys/verify`,
         method: 'POST',
         headers: { authorization: `Bearer ${lk.ready.verifierKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ key: lk.ready.targetKey, permissions: ['invoices:read'] }),
+        body: verifyBody(lk.ready.targetKey),
       },
       lk.child,
     );
@@ -267,7 +280,7 @@ async function main(): Promise<void> {
       if (t.child) t.writes += await ask(t.child, 'writes');
       t.runs.push(r);
       console.log(
-        `round ${round}  ${t.name.padEnd(28)} ${t.database.padEnd(10)} ${String(Math.round(r.requests.average)).padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}`,
+        `round ${round}  ${t.name.padEnd(40)} ${t.database.padEnd(10)} ${String(Math.round(r.requests.average)).padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}`,
       );
     }
   }
@@ -285,13 +298,20 @@ async function main(): Promise<void> {
       errors: t.runs.reduce((n, r) => n + r.errors, 0),
       requests,
       percentOfCeiling: null,
+      percentOfPostReference: null,
       dbWrites: t.child ? t.writes : null,
       dbWritesPerRequest: t.child ? Number((t.writes / Math.max(1, requests)).toFixed(6)) : null,
     };
   });
   const ceiling = rows[0] as Row;
+  const postReference = rows[1] as Row;
   for (const row of rows.slice(1)) {
     row.percentOfCeiling = Math.round((row.requestsPerSecond / ceiling.requestsPerSecond) * 100);
+    if (row.target.startsWith('POST /v1/keys/verify')) {
+      row.percentOfPostReference = Math.round(
+        (row.requestsPerSecond / postReference.requestsPerSecond) * 100,
+      );
+    }
   }
 
   const meta = {
@@ -313,12 +333,14 @@ async function main(): Promise<void> {
     '',
     `\`npm run bench\` on ${meta.date.slice(0, 10)}: Node ${meta.node}, ${meta.cpus}, autocannon with ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per target (after a 2 s warm-up each), the targets driven in turn; medians below. ${meta.transport}. Servers and load generator share the machine; 1-minute load average ${meta.loadAverage.before} before and ${meta.loadAverage.after} after the run (on ${cpus().length} cores), so other work skews the figures.`,
     '',
-    '| target | database | req/s | % of ceiling | p50 ms | p99 ms | non-2xx | DB writes in run | writes / request |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | database | req/s | % of ceiling | % of bare POST | p50 ms | p99 ms | non-2xx | DB writes in run | writes / request |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.target} | ${r.database} | ${r.requestsPerSecond} | ${r.percentOfCeiling ?? 100}% | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.dbWrites ?? '–'} | ${r.dbWritesPerRequest ?? '–'} |`,
+        `| ${r.target} | ${r.database} | ${r.requestsPerSecond} | ${r.percentOfCeiling ?? 100}% | ${r.percentOfPostReference === null ? '–' : `${r.percentOfPostReference}%`} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.dbWrites ?? '–'} | ${r.dbWritesPerRequest ?? '–'} |`,
     ),
+    '',
+    'The bare POST row is a reference, not a target: Fastify alone answering a constant to the same POST and JSON body as `/v1/keys/verify` (reading and parsing a request body costs Node and Fastify a large share of the GET ceiling before any work is done).',
     '',
     'Targets (issue 3): each Latchkey row at least 60% of the ceiling, p99 under 10 ms, zero database writes per request. The writes counted are the batched usage/`api_key.used` flushes (one transaction about every second, whatever the request rate), not per request.',
     '',
