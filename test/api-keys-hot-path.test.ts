@@ -38,6 +38,18 @@ describeEachDb('API key verification hot path', (t) => {
     }
   });
 
+  it('sends one database read for concurrent requests with a key not yet cached', async () => {
+    const k = await createKeyBody(t(), { permissions: ['users:read'] });
+    const spy = vi.spyOn(t().services.store.apiKeys, 'findByHash');
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => me(t(), k.key)));
+      expect(answers.map((r) => r.statusCode)).toEqual(new Array(20).fill(200));
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('writes nothing per request: usage and api_key.used are counted in memory and written in one batch', async () => {
     const k = await createKeyBody(t(), { permissions: ['users:read'] });
     await me(t(), k.key);

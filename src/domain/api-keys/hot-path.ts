@@ -72,8 +72,20 @@ export function createKeyChecker(deps: {
   /** The snapshot of the key with this hash (null: no such key), from the cache when it can be. */
   function lookup(hash: string): MaybePromise<KeySnapshot | null> {
     const cached = cache.get(hash);
-    return cached !== undefined ? cached : load(hash);
+    if (cached !== undefined) return cached;
+    // Concurrent misses for one key share one database read (a cold cache under load on
+    // PostgreSQL would otherwise send one identical query per waiting request).
+    let loading = inflight.get(hash);
+    if (!loading) {
+      loading = load(hash).finally(() => {
+        if (inflight.get(hash) === loading) inflight.delete(hash);
+      });
+      inflight.set(hash, loading);
+    }
+    return loading;
   }
+
+  const inflight = new Map<string, Promise<KeySnapshot | null>>();
 
   async function load(hash: string): Promise<KeySnapshot | null> {
     const token = cache.begin();
@@ -182,7 +194,11 @@ export function createKeyChecker(deps: {
       return isPromise(snapshot) ? snapshot.then((s) => decide(s, input)) : decide(snapshot, input);
     },
     /** Evicts a key before the change that called it answers (revoke, rotate, update, expiry). */
-    invalidate: (hash: string) => cache.invalidate(hash),
+    invalidate: (hash: string) => {
+      // A read that started before the change must not answer lookups made after it.
+      inflight.delete(hash);
+      cache.invalidate(hash);
+    },
     cacheSize: () => cache.size(),
   };
 }

@@ -23,6 +23,8 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
   const cache = new Map<string, { org: Organization; until: number }>();
   const CACHE_MS = 5000;
 
+  const inflight = new Map<string, Promise<Organization>>();
+
   async function load(id: string): Promise<Organization> {
     const org = await store.organizations.get(id);
     if (!org) throw new AppError('not_found');
@@ -118,7 +120,13 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
     get(id: string): MaybePromise<Organization> {
       const hit = cache.get(id);
       if (hit && hit.until > clock.nowMs()) return hit.org;
-      return load(id);
+      // Concurrent misses share one read.
+      let loading = inflight.get(id);
+      if (!loading) {
+        loading = load(id).finally(() => inflight.delete(id));
+        inflight.set(id, loading);
+      }
+      return loading;
     },
 
     async update(
@@ -145,6 +153,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
         ]);
       });
       cache.delete(id);
+      inflight.delete(id);
       return { ...before, ...(patch.name !== undefined ? { name: patch.name } : {}), updatedAt };
     },
   };
