@@ -12,6 +12,7 @@ import { type AuthenticationDeps, authenticateRequest, orgParam } from './authen
 import { requestOrigin } from './context.ts';
 import { type HttpsOnlyOptions, requireHttps } from './https-only.ts';
 import { refuseBlockedIp } from './ip-blocking.ts';
+import { routeHooks } from './route-config.ts';
 
 /** A route's gate settings, read from its config once, when the route is registered. */
 export interface RouteGate {
@@ -48,7 +49,7 @@ export interface GateDeps extends AuthenticationDeps, HttpsOnlyOptions {
  * getter that builds a fresh 14-field object on every access), and each step
  * answers synchronously from memory (IP blocks, cached keys) and only goes
  * asynchronous when it must wait. Measured with `npm run bench:api-keys`;
- * see docs/api-keys.md ("Performance").
+ * see docs/api-keys.md ("How verification stays fast").
  */
 export function registerGate(app: FastifyInstance, deps: GateDeps): void {
   app.decorateRequest('gate', undefined);
@@ -74,11 +75,7 @@ export function registerGate(app: FastifyInstance, deps: GateDeps): void {
       if (isPromise(pending)) pending.then(() => done(), done as (error: Error) => void);
       else done();
     };
-    const existing = route.onRequest;
-    route.onRequest = [
-      hook,
-      ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
-    ];
+    route.onRequest = [hook, ...routeHooks(route.onRequest)];
   });
 }
 

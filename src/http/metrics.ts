@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, onResponseHookHandler, RouteOptions } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { routeHooks } from './route-config.ts';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -79,11 +80,7 @@ export function registerMetrics(app: FastifyInstance): Metrics {
       observe(s, reply);
       done();
     };
-    const existing = route.onResponse;
-    route.onResponse = [
-      ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
-      hook,
-    ];
+    route.onResponse = [...routeHooks(route.onResponse), hook];
   });
   app.addHook('onResponse', (request, reply, done) => {
     if (request.is404) observe(statsFor(request.method, 'unmatched'), reply);

@@ -15,4 +15,7 @@ declare module 'fastify' {
   }
 }
 
-export {};
+/** A route option's hooks (absent, one, or a list) as a list, to add one of ours before or after them. */
+export function routeHooks<H>(hooks: H | H[] | undefined): H[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}

@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Clock } from '../shared/clock.ts';
 import { parseDuration } from '../shared/duration.ts';
 import { isPromise, type MaybePromise } from '../shared/maybe-promise.ts';
+import { createSingleFlight } from '../shared/single-flight.ts';
 import type { RequestContext } from '../shared/types.ts';
 import { createKeyCache } from './key-cache.ts';
 import type { RateDecision, RateLimiter } from './rate-limiter.ts';
@@ -15,11 +16,9 @@ import type { RateDecision, RateLimiter } from './rate-limiter.ts';
 /** What the hot path keeps per key: enough to decide without the database. */
 export interface KeySnapshot {
   record: ApiKeyRecord;
-  rootOrganization: boolean;
-  permissions: ReadonlySet<string>;
   /** `record.expiresAt` as epoch ms (null: never), compared with the clock without a Date per request. */
   expiresAtMs: number | null;
-  /** The key as the caller of an HTTP request: built once per cache entry, shared by its requests. */
+  /** The key as the caller of an HTTP request (its permissions a set): built once per cache entry. */
   principal: Principal;
   /** undefined when the key has no allowlist. */
   ipAllowed: ((ip: string | null) => boolean) | undefined;
@@ -75,17 +74,10 @@ export function createKeyChecker(deps: {
     if (cached !== undefined) return cached;
     // Concurrent misses for one key share one database read (a cold cache under load on
     // PostgreSQL would otherwise send one identical query per waiting request).
-    let loading = inflight.get(hash);
-    if (!loading) {
-      loading = load(hash).finally(() => {
-        if (inflight.get(hash) === loading) inflight.delete(hash);
-      });
-      inflight.set(hash, loading);
-    }
-    return loading;
+    return reads.run(hash, () => load(hash));
   }
 
-  const inflight = new Map<string, Promise<KeySnapshot | null>>();
+  const reads = createSingleFlight<string, KeySnapshot | null>();
 
   async function load(hash: string): Promise<KeySnapshot | null> {
     const token = cache.begin();
@@ -93,20 +85,16 @@ export function createKeyChecker(deps: {
     let snapshot: KeySnapshot | null = null;
     if (record) {
       const org = await store.organizations.get(record.organizationId);
-      const permissions = new Set(record.permissions);
-      const rootOrganization = org?.isRoot ?? false;
       snapshot = {
         record,
-        rootOrganization,
-        permissions,
         expiresAtMs: record.expiresAt === null ? null : Date.parse(record.expiresAt),
         principal: {
           type: 'api_key',
           id: record.id,
           organizationId: record.organizationId,
-          rootOrganization,
+          rootOrganization: org?.isRoot ?? false,
           display: record.name,
-          permissions,
+          permissions: new Set(record.permissions),
           protected: record.isOwner,
           scimOnly: record.prefix === 'scim_',
         },
@@ -155,7 +143,7 @@ export function createKeyChecker(deps: {
     if (snapshot.expiresAtMs !== null && snapshot.expiresAtMs <= nowMs) return fail('EXPIRED', snapshot);
     if (snapshot.ipAllowed && !snapshot.ipAllowed(input.ip)) return fail('IP_NOT_ALLOWED', snapshot);
     if (input.required) {
-      const missing = input.required.filter((p) => !snapshot.permissions.has(p));
+      const missing = input.required.filter((p) => !snapshot.principal.permissions.has(p));
       if (missing.length > 0) return fail('INSUFFICIENT_PERMISSIONS', snapshot, { missing });
     }
     if (record.rateLimit && snapshot.rateWindowMs) {
@@ -196,7 +184,7 @@ export function createKeyChecker(deps: {
     /** Evicts a key before the change that called it answers (revoke, rotate, update, expiry). */
     invalidate: (hash: string) => {
       // A read that started before the change must not answer lookups made after it.
-      inflight.delete(hash);
+      reads.forget(hash);
       cache.invalidate(hash);
     },
     cacheSize: () => cache.size(),

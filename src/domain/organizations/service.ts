@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.ts';
 import { ALL_PERMISSIONS, BUILTIN_ROLES } from '../permissions/catalogue.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { MaybePromise } from '../shared/maybe-promise.ts';
+import { createSingleFlight } from '../shared/single-flight.ts';
 import { type RequestContext, systemContext } from '../shared/types.ts';
 
 export interface CreatedOrganization {
@@ -23,7 +24,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
   const cache = new Map<string, { org: Organization; until: number }>();
   const CACHE_MS = 5000;
 
-  const inflight = new Map<string, Promise<Organization>>();
+  const reads = createSingleFlight<string, Organization>();
 
   async function load(id: string): Promise<Organization> {
     const org = await store.organizations.get(id);
@@ -120,13 +121,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
     get(id: string): MaybePromise<Organization> {
       const hit = cache.get(id);
       if (hit && hit.until > clock.nowMs()) return hit.org;
-      // Concurrent misses share one read.
-      let loading = inflight.get(id);
-      if (!loading) {
-        loading = load(id).finally(() => inflight.delete(id));
-        inflight.set(id, loading);
-      }
-      return loading;
+      return reads.run(id, () => load(id)); // concurrent misses share one read
     },
 
     async update(
@@ -153,7 +148,7 @@ export function createOrganizationService(deps: { store: Store; clock: Clock; ap
         ]);
       });
       cache.delete(id);
-      inflight.delete(id);
+      reads.forget(id);
       return { ...before, ...(patch.name !== undefined ? { name: patch.name } : {}), updatedAt };
     },
   };
