@@ -30,6 +30,7 @@ import {
   type UnknownRow,
   UpdateQueryNode,
 } from 'kysely';
+import { applyV8Flags } from '../bin/v8-flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -351,6 +352,9 @@ async function main(): Promise<void> {
 
 const serverIndex = process.argv.indexOf('--server');
 if (serverIndex >= 0) {
+  // Both servers run with the V8 flags `npm start` sets (bin/v8-flags.mjs), so neither differs from
+  // the other, nor Latchkey from how it is shipped, in runtime settings.
+  applyV8Flags();
   const kind = process.argv[serverIndex + 1];
   const dbIndex = process.argv.indexOf('--db');
   const db = dbIndex >= 0 ? process.argv[dbIndex + 1] : undefined;
