@@ -39,15 +39,23 @@ function prefixOf(candidate: string): KeyPrefix | undefined {
   return undefined;
 }
 
+/** A known prefix, then exactly the random and checksum characters (one regular-expression test). */
+export function hasKeyShape(candidate: string): boolean {
+  return KEY_PATTERN.test(candidate);
+}
+
 /**
- * Checks shape and checksum only; `undefined` means malformed. Never touches
- * storage. Runs on every request: the checksum characters are decoded and
- * compared as a number rather than re-encoded as a string.
+ * The checksum of a key of the right shape: its last characters are decoded
+ * and compared as a number rather than re-encoded as a string.
  */
+export function hasValidChecksum(key: string): boolean {
+  const split = key.length - CHECKSUM_LENGTH;
+  return crc32(key.slice(0, split)) === decodeBase62(key, split);
+}
+
+/** Checks shape and checksum only; `undefined` means malformed. Never touches storage. */
 export function parseApiKey(candidate: string): ParsedKey | undefined {
-  if (!KEY_PATTERN.test(candidate)) return undefined;
-  const split = candidate.length - CHECKSUM_LENGTH;
-  if (crc32(candidate.slice(0, split)) !== decodeBase62(candidate, split)) return undefined;
+  if (!hasKeyShape(candidate) || !hasValidChecksum(candidate)) return undefined;
   return { prefix: prefixOf(candidate) as KeyPrefix, key: candidate };
 }
 

@@ -1,4 +1,5 @@
-import { parseApiKey } from '../../crypto/api-key-format.ts';
+import { hasKeyShape, hasValidChecksum } from '../../crypto/api-key-format.ts';
+import { lookupDigest } from '../../crypto/key-hash.ts';
 import { createIpMatcher } from '../../net/cidr.ts';
 import type { ApiKeyRecord } from '../../store/repos/api-keys.ts';
 import type { Store } from '../../store/store.ts';
@@ -54,6 +55,9 @@ export interface CheckInput {
   organizationId?: string | undefined;
 }
 
+/** `lookup`'s answer for a key of the right shape whose checksum is wrong. */
+const MALFORMED = Symbol('malformed');
+
 export function createKeyChecker(deps: {
   store: Store;
   clock: Clock;
@@ -68,18 +72,27 @@ export function createKeyChecker(deps: {
     now: () => clock.nowMs(),
   });
 
-  /** The snapshot of the key with this hash (null: no such key), from the cache when it can be. */
-  function lookup(hash: string): MaybePromise<KeySnapshot | null> {
-    const cached = cache.get(hash);
+  /**
+   * The snapshot of this (well-formed) key, null when there is no such key: from the cache when
+   * it can be. A cache hit costs one SHA-256 of the key (its memory-only lookup digest); the keyed
+   * hash the database is searched by (HMAC, two SHA-256 and a buffer copy) is computed on a miss.
+   */
+  function lookup(key: string): MaybePromise<KeySnapshot | null> | typeof MALFORMED {
+    const digest = lookupDigest(key);
+    const cached = cache.get(digest);
     if (cached !== undefined) return cached;
+    // The checksum is checked only here: a cached entry (hit or miss) was stored after its key
+    // passed it, so no bad-checksum key is ever found in the cache.
+    if (!hasValidChecksum(key)) return MALFORMED;
+    const keyHash = hashKey(key);
     // Concurrent misses for one key share one database read (a cold cache under load on
     // PostgreSQL would otherwise send one identical query per waiting request).
-    return reads.run(hash, () => load(hash));
+    return reads.run(keyHash, () => load(digest, keyHash));
   }
 
   const reads = createSingleFlight<string, KeySnapshot | null>();
 
-  async function load(hash: string): Promise<KeySnapshot | null> {
+  async function load(digest: string, hash: string): Promise<KeySnapshot | null> {
     const token = cache.begin();
     const record = await store.apiKeys.findByHash(hash);
     let snapshot: KeySnapshot | null = null;
@@ -102,7 +115,7 @@ export function createKeyChecker(deps: {
         rateWindowMs: record.rateLimit ? parseDuration(record.rateLimit.window) : undefined,
       };
     }
-    cache.set(token, hash, snapshot);
+    cache.set(token, digest, hash, snapshot);
     return snapshot;
   }
 
@@ -168,17 +181,17 @@ export function createKeyChecker(deps: {
 
   return {
     /**
-     * The hot path. Shape and checksum first (no storage), then one O(1)
-     * lookup by keyed hash through the cache of hits and misses; status,
+     * The hot path. Shape first, then one O(1) lookup through the cache of
+     * hits and misses, the checksum before any storage is touched; status,
      * allowlist, permissions (set lookups) and the rate budget are decided in
      * memory. A VALID result counts the use in memory; nothing is written here.
      * A cached key with no shared rate limiter is decided synchronously: no
      * promise, no microtask turn.
      */
     check(candidate: string, input: CheckInput): MaybePromise<CheckResult> {
-      const parsed = parseApiKey(candidate);
-      if (!parsed) return fail('NOT_FOUND', undefined, { malformed: true });
-      const snapshot = lookup(hashKey(parsed.key));
+      if (!hasKeyShape(candidate)) return fail('NOT_FOUND', undefined, { malformed: true });
+      const snapshot = lookup(candidate);
+      if (snapshot === MALFORMED) return fail('NOT_FOUND', undefined, { malformed: true });
       return isPromise(snapshot) ? snapshot.then((s) => decide(s, input)) : decide(snapshot, input);
     },
     /** Evicts a key before the change that called it answers (revoke, rotate, update, expiry). */

@@ -1,17 +1,27 @@
 /**
- * Verification cache: key hash -> key snapshot (hit) or null (miss).
- * Revocation, rotation, update and expiry call `invalidate` before they
- * answer. A lookup that started before an invalidation never writes its
- * (possibly stale) result back: the generation check below.
+ * Verification cache: lookup digest -> key snapshot (hit) or null (miss).
+ *
+ * Entries are found by a memory-only digest of the presented key (cheaper to
+ * compute than the keyed hash the database is searched by) and evicted by
+ * that stored keyed hash: revocation, rotation, update and expiry call
+ * `invalidate(keyHash)` before they answer. A lookup that started before an
+ * invalidation never writes its (possibly stale) result back: the generation
+ * check below.
  */
 export interface KeyCache<T> {
-  get(hash: string): T | null | undefined;
+  get(digest: string): T | null | undefined;
   /** Begin a lookup; pass the token to `set` so stale results are dropped. */
   begin(): number;
-  set(token: number, hash: string, value: T | null): void;
-  invalidate(hash: string): void;
+  set(token: number, digest: string, keyHash: string, value: T | null): void;
+  invalidate(keyHash: string): void;
   clear(): void;
   size(): number;
+}
+
+interface Entry<T> {
+  value: T | null;
+  until: number;
+  keyHash: string;
 }
 
 export function createKeyCache<T>(options: {
@@ -19,34 +29,44 @@ export function createKeyCache<T>(options: {
   ttlMs: number;
   now: () => number;
 }): KeyCache<T> {
-  const entries = new Map<string, { value: T | null; until: number }>();
+  const entries = new Map<string, Entry<T>>();
+  const digestOf = new Map<string, string>();
   let generation = 0;
+  const drop = (digest: string, entry: Entry<T>) => {
+    entries.delete(digest);
+    if (digestOf.get(entry.keyHash) === digest) digestOf.delete(entry.keyHash);
+  };
   return {
-    get(hash) {
-      const entry = entries.get(hash);
+    get(digest) {
+      const entry = entries.get(digest);
       if (!entry) return undefined;
       if (entry.until <= options.now()) {
-        entries.delete(hash);
+        drop(digest, entry);
         return undefined;
       }
       return entry.value;
     },
     begin: () => generation,
-    set(token, hash, value) {
+    set(token, digest, keyHash, value) {
       if (token !== generation) return;
-      if (entries.size >= options.maxEntries) {
-        const oldest = entries.keys().next().value;
-        if (oldest !== undefined) entries.delete(oldest);
+      if (entries.size >= options.maxEntries && !entries.has(digest)) {
+        const oldest = entries.entries().next().value;
+        if (oldest !== undefined) drop(oldest[0], oldest[1]);
       }
-      entries.set(hash, { value, until: options.now() + options.ttlMs });
+      entries.set(digest, { value, until: options.now() + options.ttlMs, keyHash });
+      digestOf.set(keyHash, digest);
     },
-    invalidate(hash) {
+    invalidate(keyHash) {
       generation += 1;
-      entries.delete(hash);
+      const digest = digestOf.get(keyHash);
+      if (digest === undefined) return;
+      digestOf.delete(keyHash);
+      entries.delete(digest);
     },
     clear() {
       generation += 1;
       entries.clear();
+      digestOf.clear();
     },
     size: () => entries.size,
   };
