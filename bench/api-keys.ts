@@ -6,15 +6,18 @@
  * at the same concurrency. Latchkey runs on SQLite, and on PostgreSQL when
  * DATABASE_URL or TEST_DATABASE_URL is set (a fresh database, dropped after).
  * A Kysely plugin in the server counts INSERT/UPDATE/DELETE statements during
- * each run. Results: bench/results/api-keys.json and api-keys.md.
+ * each run. Each Latchkey run is paired with a ceiling run just before it, and
+ * the ratio of the pair is what is compared with the target: this host's speed
+ * drifts too much within minutes for unpaired figures. Results:
+ * bench/results/api-keys.json and api-keys.md.
  *
- *   BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 npm run bench
+ *   BENCH_DURATION=5 BENCH_ROUNDS=5 BENCH_WARMUP=5 BENCH_CONNECTIONS=50 npm run bench:api-keys
  *
  * Plain HTTP on loopback for both servers, so TLS cost is left out of both.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +33,13 @@ import {
   type UnknownRow,
   UpdateQueryNode,
 } from 'kysely';
-import { applyV8Flags } from '../bin/v8-flags.mjs';
+import { applyV8Flags, V8_FLAGS } from '../bin/v8-flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 
 type Msg =
   | { type: 'ready'; port: number; apiKey?: string; verifierKey?: string; targetKey?: string }
@@ -176,8 +180,27 @@ interface Row {
   percentOfCeiling: number | null;
   /** POST /v1/keys/verify only: against the bare POST reference (same method and body). */
   percentOfPostReference: number | null;
+  /** Median over the runs of the server's CPU time per request (Linux only). */
+  serverCpuMicrosPerRequest: number | null;
   dbWrites: number | null;
   dbWritesPerRequest: number | null;
+}
+
+/**
+ * With two cores or more and Linux's `taskset`, every server runs on CPU 0 and the load generator
+ * (this process) on CPU 1, so a run is not skewed by where the scheduler happens to put them.
+ * Returns how the processes were placed, for the results.
+ */
+function pin(pid: number | undefined, cpu: number): string {
+  if (pid === undefined || cpus().length < 2) return 'not pinned';
+  try {
+    execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(cpu), String(pid)], {
+      stdio: 'ignore',
+    });
+    return 'servers on CPU 0, load generator on CPU 1 (taskset)';
+  } catch {
+    return 'not pinned (no taskset)';
+  }
 }
 
 function start(args: string[]): Promise<{ child: ChildProcess; ready: Extract<Msg, { type: 'ready' }> }> {
@@ -185,6 +208,7 @@ function start(args: string[]): Promise<{ child: ChildProcess; ready: Extract<Ms
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  pin(child.pid, 0);
   return new Promise((resolve, reject) => {
     child.once('message', (m: Msg) =>
       m.type === 'ready' ? resolve({ child, ready: m }) : reject(new Error('bad')),
@@ -217,76 +241,139 @@ interface Target {
   opts: autocannon.Options;
   child: ChildProcess | undefined;
   runs: autocannon.Result[];
+  /** Per round: this run's req/s over the ceiling run just before it (Latchkey rows only). */
+  ceilingRatios: number[];
+  /** Per round: this run's req/s over the bare POST run just before it (verify rows only). */
+  postRatios: number[];
+  /** Per run: the server process's CPU time (user + system, all threads) per request, in µs. */
+  cpuPerRequest: number[];
+  /** The process serving this target, for its CPU time. */
+  pid: number | undefined;
   writes: number;
+}
+
+// USER_HZ: 100 on every Linux architecture Node supports.
+const CLOCK_TICKS = 100;
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuTimeMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
+  const placement = pin(process.pid, 1);
   const children: ChildProcess[] = [];
-  const targets: Target[] = [];
-  const add = (name: string, database: string, opts: autocannon.Options, child?: ChildProcess) =>
-    targets.push({ name, database, opts, child, runs: [], writes: 0 });
+  const newTarget = (
+    name: string,
+    database: string,
+    opts: autocannon.Options,
+    child?: ChildProcess,
+  ): Target => ({
+    name,
+    database,
+    opts,
+    child,
+    pid: child?.pid,
+    runs: [],
+    ceilingRatios: [],
+    postRatios: [],
+    cpuPerRequest: [],
+    writes: 0,
+  });
 
   const bare = await start(['--server', 'bare']);
   children.push(bare.child);
-  add('bare Fastify (ceiling)', '-', { url: `http://127.0.0.1:${bare.ready.port}/` });
+  const ceiling = newTarget('bare Fastify (ceiling)', '-', { url: `http://127.0.0.1:${bare.ready.port}/` });
   const pgUrl = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
   const verifyBody = (key: string | undefined) => JSON.stringify({ key, permissions: ['invoices:read'] });
   // Not a target: what Fastify alone does with the verify request's method and body, so the verify
   // rows can be read against it as well as against the GET ceiling.
-  add('bare Fastify POST, same body (reference)', '-', {
+  const postReference = newTarget('bare Fastify POST, same body (reference)', '-', {
     url: `http://127.0.0.1:${bare.ready.port}/`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: verifyBody(`ak_live_${'x'.repeat(39)}`),
   });
+  const latchkey: Target[] = [];
   const databases: [string, string[]][] = [['sqlite', ['--server', 'latchkey']]];
   if (pgUrl) databases.push(['postgresql', ['--server', 'latchkey', '--db', pgUrl]]);
   for (const [database, args] of databases) {
     const lk = await start(args);
     children.push(lk.child);
     const base = `http://127.0.0.1:${lk.ready.port}`;
-    add(
-      'GET /v1/users/me (API key)',
-      database,
-      { url: `${base}/v1/users/me`, headers: { authorization: `Bearer ${lk.ready.apiKey}` } },
-      lk.child,
-    );
-    add(
-      'POST /v1/keys/verify',
-      database,
-      {
-        url: `${base}/v1/keys/verify`,
-        method: 'POST',
-        headers: { authorization: `Bearer ${lk.ready.verifierKey}`, 'content-type': 'application/json' },
-        body: verifyBody(lk.ready.targetKey),
-      },
-      lk.child,
+    latchkey.push(
+      newTarget(
+        'GET /v1/users/me (API key)',
+        database,
+        { url: `${base}/v1/users/me`, headers: { authorization: `Bearer ${lk.ready.apiKey}` } },
+        lk.child,
+      ),
+      newTarget(
+        'POST /v1/keys/verify',
+        database,
+        {
+          url: `${base}/v1/keys/verify`,
+          method: 'POST',
+          headers: { authorization: `Bearer ${lk.ready.verifierKey}`, 'content-type': 'application/json' },
+          body: verifyBody(lk.ready.targetKey),
+        },
+        lk.child,
+      ),
     );
   }
+  ceiling.pid = bare.child.pid;
+  postReference.pid = bare.child.pid;
+  const isVerify = (t: Target) => t.name.startsWith('POST /v1/keys/verify');
+  const targets = [ceiling, postReference, ...latchkey];
 
-  // All servers stay up and the targets are driven in turn, ROUNDS times: the median of each
-  // target is compared with the median of the ceiling, so a burst of other work on the machine
-  // during one run does not decide the comparison.
-  for (const t of targets) await drive(t.opts, 2); // warm-up: JIT, caches, connection pools
+  const run = async (t: Target, round: number): Promise<number> => {
+    if (t.child) t.child.send({ type: 'reset' });
+    const cpuBefore = cpuTimeMs(t.pid);
+    const r = await drive(t.opts, DURATION);
+    const cpuAfter = cpuTimeMs(t.pid);
+    if (t.child) t.writes += await ask(t.child, 'writes');
+    t.runs.push(r);
+    const cpu =
+      cpuBefore === undefined || cpuAfter === undefined
+        ? undefined
+        : ((cpuAfter - cpuBefore) * 1000) / Math.max(1, r.requests.total);
+    if (cpu !== undefined) t.cpuPerRequest.push(cpu);
+    console.log(
+      `round ${round}  ${t.name.padEnd(40)} ${t.database.padEnd(10)} ${String(Math.round(r.requests.average)).padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  server CPU ${cpu?.toFixed(1) ?? '?'} µs/request`,
+    );
+    return r.requests.average;
+  };
+
+  // All servers stay up. Each round runs the ceiling right before every Latchkey target (and the
+  // bare POST reference right before every verify target) and compares the pair: this host's speed
+  // drifts by tens of percent within a minute, so figures taken minutes apart would compare the
+  // drift more than the servers. The medians over the rounds are reported.
+  for (const t of targets) await drive(t.opts, WARMUP); // JIT, caches, connection pools
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const t of targets) {
-      if (t.child) t.child.send({ type: 'reset' });
-      const r = await drive(t.opts, DURATION);
-      if (t.child) t.writes += await ask(t.child, 'writes');
-      t.runs.push(r);
-      console.log(
-        `round ${round}  ${t.name.padEnd(40)} ${t.database.padEnd(10)} ${String(Math.round(r.requests.average)).padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}`,
-      );
+    for (const t of latchkey) {
+      const ceilingRate = await run(ceiling, round);
+      const postRate = isVerify(t) ? await run(postReference, round) : undefined;
+      const rate = await run(t, round);
+      t.ceilingRatios.push(rate / ceilingRate);
+      if (postRate !== undefined) t.postRatios.push(rate / postRate);
     }
   }
   for (const child of children) await stop(child);
 
+  const percent = (ratios: number[]) => (ratios.length > 0 ? Math.round(median(ratios) * 100) : null);
   const rows: Row[] = targets.map((t) => {
     const requests = t.runs.reduce((n, r) => n + r.requests.total, 0);
     return {
@@ -298,22 +385,17 @@ async function main(): Promise<void> {
       non2xx: t.runs.reduce((n, r) => n + r.non2xx, 0),
       errors: t.runs.reduce((n, r) => n + r.errors, 0),
       requests,
-      percentOfCeiling: null,
-      percentOfPostReference: null,
+      percentOfCeiling: percent(t.ceilingRatios),
+      percentOfPostReference: percent(t.postRatios),
+      serverCpuMicrosPerRequest:
+        t.cpuPerRequest.length > 0 ? Number(median(t.cpuPerRequest).toFixed(1)) : null,
       dbWrites: t.child ? t.writes : null,
       dbWritesPerRequest: t.child ? Number((t.writes / Math.max(1, requests)).toFixed(6)) : null,
     };
   });
-  const ceiling = rows[0] as Row;
-  const postReference = rows[1] as Row;
-  for (const row of rows.slice(1)) {
-    row.percentOfCeiling = Math.round((row.requestsPerSecond / ceiling.requestsPerSecond) * 100);
-    if (row.target.startsWith('POST /v1/keys/verify')) {
-      row.percentOfPostReference = Math.round(
-        (row.requestsPerSecond / postReference.requestsPerSecond) * 100,
-      );
-    }
-  }
+  // The reference row against the ceiling: medians of all their runs (they are not paired).
+  const [ceilingRow, postRow] = rows as [Row, Row];
+  postRow.percentOfCeiling = Math.round((postRow.requestsPerSecond / ceilingRow.requestsPerSecond) * 100);
 
   const meta = {
     date: new Date().toISOString(),
@@ -321,25 +403,44 @@ async function main(): Promise<void> {
     cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     connections: CONNECTIONS,
     durationSeconds: DURATION,
+    warmupSeconds: WARMUP,
     rounds: ROUNDS,
     transport: 'plain HTTP on 127.0.0.1 (no TLS on either side)',
+    v8Flags: V8_FLAGS,
+    placement,
+    pairing:
+      'each Latchkey run is preceded by a ceiling run (verify runs by a bare POST run too); % columns are medians of the per-round ratios',
     // Other work on the machine skews every row; the 1-minute load average says how much there was.
     loadAverage: { before: Number(loadBefore.toFixed(2)), after: Number((loadavg()[0] ?? 0).toFixed(2)) },
     targets: { percentOfCeiling: 60, p99Ms: 10, dbWritesPerRequest: 0 },
+    perRound: latchkey.map((t) => ({
+      target: t.name,
+      database: t.database,
+      percentOfCeiling: t.ceilingRatios.map((r) => Math.round(r * 100)),
+      percentOfPostReference: t.postRatios.map((r) => Math.round(r * 100)),
+    })),
   };
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'api-keys.json'), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
   const md = [
     '# API-key hot path benchmark',
     '',
-    `\`npm run bench\` on ${meta.date.slice(0, 10)}: Node ${meta.node}, ${meta.cpus}, autocannon with ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per target (after a 2 s warm-up each), the targets driven in turn; medians below. ${meta.transport}. Servers and load generator share the machine; 1-minute load average ${meta.loadAverage.before} before and ${meta.loadAverage.after} after the run (on ${cpus().length} cores), so other work skews the figures.`,
+    `\`npm run bench:api-keys\` on ${meta.date.slice(0, 10)}: Node ${meta.node}, ${meta.cpus}, V8 flags \`${V8_FLAGS.join(' ')}\` on every server (as \`npm start\` sets them), ${placement}, autocannon with ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per run after a ${WARMUP} s warm-up per target, ${meta.transport}. In every round each Latchkey run comes right after a run of the ceiling (and each verify run right after a bare POST run); the % columns are the medians of those paired ratios, req/s and latencies the medians of the runs. Servers and load generator share the machine; 1-minute load average ${meta.loadAverage.before} before and ${meta.loadAverage.after} after the run (on ${cpus().length} cores).`,
     '',
-    '| target | database | req/s | % of ceiling | % of bare POST | p50 ms | p99 ms | non-2xx | DB writes in run | writes / request |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | database | req/s | % of ceiling | % of bare POST | server CPU µs / request | p50 ms | p99 ms | non-2xx | DB writes in run | writes / request |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.target} | ${r.database} | ${r.requestsPerSecond} | ${r.percentOfCeiling ?? 100}% | ${r.percentOfPostReference === null ? '–' : `${r.percentOfPostReference}%`} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.dbWrites ?? '–'} | ${r.dbWritesPerRequest ?? '–'} |`,
+        `| ${r.target} | ${r.database} | ${r.requestsPerSecond} | ${r.percentOfCeiling ?? 100}% | ${r.percentOfPostReference === null ? '–' : `${r.percentOfPostReference}%`} | ${r.serverCpuMicrosPerRequest ?? '–'} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.dbWrites ?? '–'} | ${r.dbWritesPerRequest ?? '–'} |`,
     ),
+    '',
+    'Per round, % of the ceiling: ' +
+      meta.perRound
+        .map((r) => `${r.target} (${r.database}) ${r.percentOfCeiling.map((x) => `${x}%`).join(', ')}`)
+        .join('; ') +
+      '.',
+    '',
+    "Server CPU is the serving process's user and system time (all its threads, garbage collection included) per request, from /proc: it does not depend on how the load generator shares the cores, so the ratio of two rows' CPU figures is the steadier measure of the work Latchkey adds.",
     '',
     'The bare POST row is a reference, not a target: Fastify alone answering a constant to the same POST and JSON body as `/v1/keys/verify` (reading and parsing a request body costs Node and Fastify a large share of the GET ceiling before any work is done).',
     '',
