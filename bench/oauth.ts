@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
+import { applyV8Flags } from '../bin/v8-flags.mjs';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { masterKeyFromBytes } from '../src/crypto/master-key.ts';
@@ -26,6 +27,9 @@ import { createServices } from '../src/services.ts';
 import { openDatabase } from '../src/store/db.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
 import { createStore } from '../src/store/store.ts';
+
+// Latchkey runs in this process: with the V8 flags `npm start` sets (bin/v8-flags.mjs).
+applyV8Flags();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);

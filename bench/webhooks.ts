@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { applyV8Flags } from '../bin/v8-flags.mjs';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { masterKeyFromBytes } from '../src/crypto/master-key.ts';
@@ -29,6 +30,9 @@ import { createServices } from '../src/services.ts';
 import { type Db, openDatabase, openSqlite } from '../src/store/db.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
 import { createStore } from '../src/store/store.ts';
+
+// Latchkey runs in this process: with the V8 flags `npm start` sets (bin/v8-flags.mjs).
+applyV8Flags();
 
 const BURST = Number(process.env.BENCH_BURST ?? 2000);
 const DISPATCHER = process.env.BENCH_DISPATCHER === 'inprocess' ? 'inprocess' : 'worker';
