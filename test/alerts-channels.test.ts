@@ -206,4 +206,23 @@ describeEachDb('alert channels without an outbound allowlist', (t) => {
       expect(res.json().detail).toContain('not allowed');
     }
   });
+
+  it('refuses an email channel whose SMTP host is loopback, private or a metadata address (422), storing nothing', async () => {
+    for (const host of ['127.0.0.1', 'localhost', '10.0.0.5', '169.254.169.254', '[::1]']) {
+      const res = await t().call({
+        method: 'POST',
+        url: `/v1/organizations/${t().org}/alert-channels`,
+        payload: {
+          name: 'internal smtp',
+          type: 'email',
+          settings: { host, port: 25, from: 'a@example.com', to: ['b@example.com'] },
+        },
+      });
+      expect(res.statusCode, host).toBe(422);
+      expect(res.json().detail).toContain('SMTP host is not allowed');
+      expect(res.json().errors[0].location).toBe('/body/settings/host');
+    }
+    const list = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/alert-channels` });
+    expect(list.json().data).toEqual([]);
+  });
 });

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertMessage, ChannelSettings } from '../src/domain/alerts/channel-types.ts';
+import { sendToChannel } from '../src/domain/alerts/senders.ts';
 import { blockedReason } from '../src/net/address-policy.ts';
 import { OutboundError } from '../src/net/outbound.ts';
 import { createOutboundHttp } from '../src/net/outbound-http.ts';
+import { startSmtpReceiver } from './helpers/receivers.ts';
 
 describe('address policy', () => {
   it.each([
@@ -196,5 +199,84 @@ describe('createOutboundHttp against real loopback receivers', () => {
     const client = createOutboundHttp({ allowlist: ['127.0.0.1'] });
     await expectRefusal(client.request({ url: `http://127.0.0.1:${port}/` }), 'connection_failed');
     client.close();
+  });
+});
+
+describe('SMTP through the outbound guard (email alert channel)', () => {
+  let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
+  beforeAll(async () => {
+    smtp = await startSmtpReceiver();
+  });
+  afterAll(async () => {
+    await smtp.close();
+  });
+
+  const email = (host: string): ChannelSettings => ({
+    type: 'email',
+    settings: { host, port: smtp.port, from: 'latchkey@example.com', to: ['oncall@example.com'] },
+    secrets: {},
+  });
+  const message: AlertMessage = {
+    subject: 'Latchkey test alert',
+    text: 'test alert',
+    severity: 'info',
+    dedupKey: 'latchkey:test',
+    details: {},
+  };
+
+  it('resolveAllowed refuses private, loopback and metadata hosts, literal or resolved, and mixed answers', async () => {
+    const client = createOutboundHttp({
+      allowlist: [],
+      resolve: async (host) =>
+        host === 'mixed.example'
+          ? [
+              { address: '8.8.8.8', family: 4 },
+              { address: '192.168.0.10', family: 4 },
+            ]
+          : host === 'public.example'
+            ? [{ address: '8.8.8.8', family: 4 }]
+            : [{ address: '127.0.0.1', family: 4 }],
+    });
+    for (const host of ['127.0.0.1', '[::1]', '169.254.169.254', '10.1.2.3', 'localhost', 'mixed.example']) {
+      await expectRefusal(client.resolveAllowed(host), 'ssrf_blocked');
+    }
+    expect(await client.resolveAllowed('public.example')).toEqual(['8.8.8.8']);
+    expect(await client.resolveAllowed(' PUBLIC.example ')).toEqual(['8.8.8.8']);
+    client.close();
+  });
+
+  it('resolveAllowed lets allowlisted hosts and ranges through', async () => {
+    const client = createOutboundHttp({
+      allowlist: ['smtp.internal', '127.0.0.0/8'],
+      resolve: async () => [{ address: '10.0.0.25', family: 4 }],
+    });
+    expect(await client.resolveAllowed('smtp.internal')).toEqual(['10.0.0.25']);
+    expect(await client.resolveAllowed('127.0.0.1')).toEqual(['127.0.0.1']);
+    client.close();
+  });
+
+  it('sends no byte to a host the guard refuses at send time, and connects to the checked address otherwise', async () => {
+    const guarded = createOutboundHttp({ allowlist: [] });
+    const before = smtp.mails.length;
+    await expectRefusal(
+      sendToChannel(email('127.0.0.1'), message, { http: guarded, now: () => new Date() }),
+      'ssrf_blocked',
+    );
+    expect(smtp.mails.length).toBe(before);
+    guarded.close();
+
+    // A name that resolves (here, to the allowlisted loopback receiver): the mail goes to the checked address.
+    const allowed = createOutboundHttp({
+      allowlist: ['127.0.0.1'],
+      resolve: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
+    const result = await sendToChannel(email('mail.example'), message, {
+      http: allowed,
+      now: () => new Date(),
+    });
+    expect(result.ok).toBe(true);
+    expect(smtp.mails.length).toBe(before + 1);
+    expect(smtp.mails[before]?.to).toEqual(['oncall@example.com']);
+    allowed.close();
   });
 });

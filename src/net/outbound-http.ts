@@ -29,10 +29,14 @@ const systemResolve: Resolver = (host) =>
     );
   });
 
-interface Target {
-  url: URL;
+/** Who is to be reached: the name (or literal address), and whether the allowlist names it. */
+interface Destination {
   host: string;
   hostAllowlisted: boolean;
+}
+
+interface Target extends Destination {
+  url: URL;
 }
 
 /**
@@ -47,7 +51,7 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
   const resolve = options.resolve ?? systemResolve;
   const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  function addressAllowed(target: Target, address: string): string | undefined {
+  function addressAllowed(target: Destination, address: string): string | undefined {
     if (target.hostAllowlisted || allow.addressAllowed(address)) return undefined;
     const reason = blockedReason(address);
     return reason ? `${target.host} resolves to ${address}, a ${reason}` : undefined;
@@ -77,7 +81,7 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
     return { url, host, hostAllowlisted };
   }
 
-  async function resolveChecked(target: Target): Promise<LookupAddress[]> {
+  async function resolveChecked(target: Destination): Promise<LookupAddress[]> {
     if (isIP(target.host)) {
       const family = isIP(target.host);
       const refused = addressAllowed(target, target.host);
@@ -215,6 +219,16 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
     request,
     async assertAllowed(url) {
       await resolveChecked(parseTarget(url));
+    },
+    async resolveAllowed(rawHost) {
+      const host = rawHost
+        .trim()
+        .replace(/^\[(.*)\]$/, '$1')
+        .toLowerCase();
+      if (host === '') throw new OutboundError('invalid_url', 'no host');
+      const hostAllowlisted = allow.hostAllowed(host) || (isIP(host) !== 0 && allow.addressAllowed(host));
+      const addresses = await resolveChecked({ host, hostAllowlisted });
+      return addresses.map((a) => a.address);
     },
     close() {
       agents.http.destroy();

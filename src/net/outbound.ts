@@ -1,6 +1,7 @@
 /**
  * Every outbound HTTP request (webhooks, alert channels, workflow steps) goes
- * through an OutboundHttp, whose real implementation guards against SSRF:
+ * through an OutboundHttp (and the email channel's SMTP connection through its
+ * `resolveAllowed`), whose real implementation guards against SSRF:
  * it resolves the host, refuses loopback, private, link-local and
  * cloud-metadata addresses on the address actually connected to (unless the
  * host or address is in LATCHKEY_OUTBOUND_ALLOWLIST), does not follow
@@ -47,4 +48,10 @@ export interface OutboundHttp {
   request(request: OutboundRequest): Promise<OutboundResponse>;
   /** Checks a URL at configuration time (scheme, host, resolved addresses) without sending anything. */
   assertAllowed(url: string): Promise<void>;
+  /**
+   * For a protocol that is not HTTP (SMTP): resolves a host name (or takes a literal address) and
+   * checks every address as `request` does. The caller connects to one of the addresses returned,
+   * never to the name again, so a DNS answer that changes after the check is not used.
+   */
+  resolveAllowed(host: string): Promise<string[]>;
 }

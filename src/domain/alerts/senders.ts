@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { OutboundHttp } from '../../net/outbound.ts';
 import type { AlertMessage, ChannelSettings } from './channel-types.ts';
@@ -26,7 +27,8 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
 
 /**
  * Delivers one alert to one channel. Every HTTP channel goes through the
- * injected OutboundHttp (SSRF guard, timeout, no redirects); email speaks SMTP.
+ * injected OutboundHttp (SSRF guard, timeout, no redirects); email speaks SMTP
+ * to an address the same guard has checked.
  */
 export async function sendToChannel(
   channel: ChannelSettings,
@@ -37,8 +39,14 @@ export async function sendToChannel(
   const secrets = channel.secrets;
   switch (channel.type) {
     case 'email': {
+      // SMTP is not HTTP, but the same address rules apply: the host is resolved and every address
+      // checked by the outbound guard, and nodemailer connects to the checked address (never to the
+      // name again), verifying TLS against the name.
+      const host = str(s.host);
+      const [address] = await deps.http.resolveAllowed(host);
       const transport = nodemailer.createTransport({
-        host: str(s.host),
+        host: address,
+        ...(isIP(host) === 0 ? { servername: host } : {}),
         port: Number(s.port),
         secure: s.secure === true,
         ...(secrets.password ? { auth: { user: str(s.username), pass: secrets.password } } : {}),

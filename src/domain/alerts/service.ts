@@ -96,6 +96,15 @@ export function createAlertService(deps: {
     if (type === 'webhook' && typeof clear.url === 'string') urls.push(clear.url);
     if (type === 'pagerduty' && typeof clear.url === 'string') urls.push(clear.url);
     if (type === 'sms' && typeof clear.baseUrl === 'string') urls.push(clear.baseUrl);
+    if (type === 'email' && typeof clear.host === 'string') {
+      try {
+        await deps.http().resolveAllowed(clear.host);
+      } catch (error) {
+        throw new AppError('validation_failed', `The SMTP host is not allowed: ${(error as Error).message}`, {
+          errors: [{ location: '/body/settings/host', message: 'host refused by the outbound guard' }],
+        });
+      }
+    }
     for (const url of urls) {
       try {
         await deps.http().assertAllowed(url);
