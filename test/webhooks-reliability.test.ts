@@ -318,3 +318,44 @@ it('createOutboundHttp without allowlist refuses a loopback receiver', async () 
   client.close();
   expect(r.received).toHaveLength(0);
 });
+
+describeEachDb(
+  'Webhook delivery retention',
+  (t) => {
+    it('deletes finished deliveries and their attempts after LATCHKEY_WEBHOOK_RETENTION_DAYS, never pending ones', async () => {
+      const good = await receiver();
+      const bad = await receiver((_req, res) => res.writeHead(500).end('no'));
+      const kept = await endpoint(t(), good.url.replace('/hook', '/retention-ok'), ['role.created']);
+      const retrying = await endpoint(t(), bad.url.replace('/hook', '/retention-retry'), ['role.created']);
+      await createRole(t(), 'retention-1');
+      await createRole(t(), 'retention-2');
+      await t().services.dispatcher.runUntilIdle();
+      expect((await deliveries(t(), kept.id)).map((d) => d.status)).toEqual(['succeeded', 'succeeded']);
+      expect((await deliveries(t(), retrying.id)).map((d) => d.status)).toEqual(['pending', 'pending']);
+      const attempts = (endpointId: string) =>
+        t()
+          .testDb.db.kysely.selectFrom('webhook_attempts')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('endpoint_id', '=', endpointId)
+          .executeTakeFirstOrThrow()
+          .then((r) => Number(r.n));
+      expect(await attempts(kept.id)).toBe(2);
+      const retryAttempts = await attempts(retrying.id); // deliveries to one endpoint go in order: 1 so far
+      expect(retryAttempts).toBeGreaterThan(0);
+
+      // Inside the retention period nothing goes.
+      t().clock.advance(29 * 86_400_000);
+      expect(await t().services.webhooks.pruneDeliveries(t().config.webhookRetentionDays)).toBe(0);
+      expect(await deliveries(t(), kept.id)).toHaveLength(2);
+
+      t().clock.advance(2 * 86_400_000);
+      expect(await t().services.webhooks.pruneDeliveries(t().config.webhookRetentionDays)).toBe(2);
+      expect(await deliveries(t(), kept.id)).toEqual([]);
+      expect(await attempts(kept.id)).toBe(0);
+      // Still retrying: kept, with its attempt history, however old.
+      expect((await deliveries(t(), retrying.id)).map((d) => d.status)).toEqual(['pending', 'pending']);
+      expect(await attempts(retrying.id)).toBe(retryAttempts);
+    });
+  },
+  { env: { LATCHKEY_OUTBOUND_ALLOWLIST: '127.0.0.1', LATCHKEY_WEBHOOK_RETENTION_DAYS: '30' } },
+);

@@ -42,6 +42,16 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       .catch((error) => app.log.error({ err: error }, 'oidc sweep failed'));
   }, 600_000);
   oidcSweep.unref();
+  // Finished webhook deliveries past LATCHKEY_WEBHOOK_RETENTION_DAYS, with their attempts.
+  const deliveryPrune = setInterval(() => {
+    services.webhooks
+      .pruneDeliveries(config.webhookRetentionDays)
+      .then((n) => {
+        if (n > 0) app.log.info({ deleted: n }, 'pruned finished webhook deliveries');
+      })
+      .catch((error) => app.log.error({ err: error }, 'webhook delivery prune failed'));
+  }, 3_600_000);
+  deliveryPrune.unref();
 
   await app.listen({ port: config.port, host: config.host });
   const bound = app.server.address();
@@ -66,6 +76,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     clearInterval(sealTimer);
     clearInterval(oidcSweep);
+    clearInterval(deliveryPrune);
     try {
       await services.apiKeySweeper.stop();
       await app.close();

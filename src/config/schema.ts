@@ -143,6 +143,14 @@ export const configSpec = {
     description:
       'Seconds between sweeps over API keys that write `api_key.expired` and `api_key.rotation_due` (once per key).',
   },
+  webhookRetentionDays: {
+    env: 'LATCHKEY_WEBHOOK_RETENTION_DAYS',
+    kind: 'int',
+    min: 1,
+    default: 30,
+    description:
+      'Days a finished webhook delivery (succeeded or failed) and its attempts are kept, counted from its last change; `latchkey serve` deletes older ones every hour. Pending deliveries are kept until they finish. The audit log is not affected.',
+  },
   secretScanningKeys: {
     env: 'LATCHKEY_SECRET_SCANNING_KEYS',
     kind: 'string',
@@ -173,5 +181,6 @@ export interface Config {
   rulesPollInterval: number;
   rulesWarmup: number;
   keySweepInterval: number;
+  webhookRetentionDays: number;
   secretScanningKeys: string | undefined;
 }

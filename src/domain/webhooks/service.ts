@@ -387,6 +387,20 @@ export function createWebhookService(deps: {
       const result: AttemptResult = await deps.dispatcher.attemptLeased(stored as DeliveryRow);
       return { deliveryId: row.id, eventId, ...result };
     },
+    /**
+     * Retention: deletes finished deliveries (and their attempts) last changed more than
+     * `retentionDays` ago, in transactions of 500 so neither database holds a long lock.
+     * Pending deliveries are never touched. Returns how many deliveries were deleted.
+     */
+    async pruneDeliveries(retentionDays: number): Promise<number> {
+      const before = new Date(clock.nowMs() - retentionDays * 86_400_000).toISOString();
+      let total = 0;
+      for (;;) {
+        const n = await store.transaction((tx) => tx.webhooks.pruneFinished(before, 500));
+        total += n;
+        if (n < 500) return total;
+      }
+    },
   };
 }
 

@@ -354,6 +354,31 @@ export function createWebhooksRepo(db: Kysely<Database>, dialect: Dialect) {
         .executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
     },
+    /**
+     * Deletes up to `limit` finished deliveries (succeeded or failed, not requeued since) last
+     * changed before `before`, with their attempts; returns how many deliveries went. Oldest
+     * first, by sequence number, so the scan stops as soon as it has found enough.
+     */
+    async pruneFinished(before: string, limit: number): Promise<number> {
+      const ids = (
+        await db
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('status', 'in', ['succeeded', 'failed'])
+          .where('updated_at', '<', before)
+          .orderBy('seq')
+          .limit(limit)
+          .execute()
+      ).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      await db.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+      const res = await db
+        .deleteFrom('webhook_deliveries')
+        .where('id', 'in', ids)
+        .where('status', 'in', ['succeeded', 'failed'])
+        .executeTakeFirst();
+      return Number(res.numDeletedRows);
+    },
     async countByStatus(endpointId: string): Promise<Record<DeliveryStatus, number>> {
       const rows = await db
         .selectFrom('webhook_deliveries')
