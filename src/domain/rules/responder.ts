@@ -66,10 +66,22 @@ export function createResponder(deps: {
   ipBlocks: IpBlockList;
   http: () => OutboundHttp;
   sessions?: SessionTerminator;
+  /** A notification task that failed outside of its own error handling. */
+  onError?: ((error: unknown) => void) | undefined;
 }) {
   const { store, clock } = deps;
   // Without a session store (unit tests of the engine) there is nothing to end.
   const sessions: SessionTerminator = deps.sessions ?? { terminateAll: async () => 0 };
+
+  /**
+   * Notification tasks in flight. Tasks of one rule and group run in order (the alert throttle
+   * reads, then writes, its state); tasks of different groups run side by side, at most
+   * MAX_NOTIFYING at once, after which the consumer waits for one to finish (backpressure).
+   * A process that dies with a task in flight leaves the firing pending: `resume` runs it again.
+   */
+  const inFlight = new Set<Promise<void>>();
+  const tails = new Map<string, Promise<void>>();
+  const MAX_NOTIFYING = 16;
 
   async function enforce(action: RuleAction, f: Firing, ctx: RequestContext): Promise<ActionResult> {
     const org = f.rule.organizationId;
@@ -229,8 +241,14 @@ export function createResponder(deps: {
         return true;
       });
       if (!claimed) return false;
+      await waitForRoom();
       await execute(f, id, ctx);
       return true;
+    },
+
+    /** Resolves when every notification started so far has finished (tests, shutdown, run-now). */
+    async settled(): Promise<void> {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
 
     /**
@@ -238,6 +256,7 @@ export function createResponder(deps: {
      * process died between the claim and the actions): actions are at least once.
      */
     async resume(f: Firing, id: string): Promise<void> {
+      await waitForRoom();
       await execute(f, id, ruleContext(f));
     },
   };
@@ -295,6 +314,37 @@ export function createResponder(deps: {
         }),
       ]);
     }
+    // The hourly action limit of the next firing counts these before this one is finished.
+    if (taken > 0) await store.rules.recordActionsTaken(id, taken);
+    // Alerts and webhook actions talk to the outside world (timeouts of 10-15 s): they run off the
+    // event consumer's path, so one slow channel does not delay detection for every organization.
+    background(`${rule.id}\u0000${f.groupKey}`, () => notify(f, id, ctx, results, taken, protectedSkip));
+  }
+
+  function background(group: string, task: () => Promise<void>): void {
+    const previous = tails.get(group) ?? Promise.resolve();
+    const run = previous.then(task).catch((error: unknown) => deps.onError?.(error));
+    tails.set(group, run);
+    inFlight.add(run);
+    void run.finally(() => {
+      inFlight.delete(run);
+      if (tails.get(group) === run) tails.delete(group);
+    });
+  }
+
+  async function waitForRoom(): Promise<void> {
+    while (inFlight.size >= MAX_NOTIFYING) await Promise.race(inFlight);
+  }
+
+  async function notify(
+    f: Firing,
+    id: string,
+    ctx: RequestContext,
+    results: ActionResult[],
+    taken: number,
+    protectedSkip: boolean,
+  ): Promise<void> {
+    const { rule } = f;
     const outcomes = results.map(
       (r) => `${r.type}${r.target ? ` ${r.target}` : ''}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
     );

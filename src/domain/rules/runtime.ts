@@ -135,7 +135,7 @@ export function createRulesRuntime(deps: {
   };
 
   const engine = createRuleEngine(context);
-  const responder = createResponder({ ...deps });
+  const responder = createResponder({ ...deps, onError: deps.onError });
 
   async function handle(event: StoredEvent): Promise<void> {
     if (event.type === 'organization.created' && event.organizationId !== '-') {
@@ -224,7 +224,12 @@ export function createRulesRuntime(deps: {
   return {
     ...service,
     engine,
-    drain: () => feed.drain(),
+    /** Evaluates every event written so far and waits for the alerts and webhooks it started. */
+    async drain() {
+      const handled = await feed.drain();
+      await responder.settled();
+      return handled;
+    },
     start(intervalMs = 500) {
       feed.start(intervalMs);
       scheduler.start();
@@ -232,6 +237,7 @@ export function createRulesRuntime(deps: {
     async stop() {
       scheduler.stop();
       await feed.stop();
+      await responder.settled();
     },
     async runNow(organizationId: string, id: string): Promise<number> {
       const rule = await service.get(organizationId, id);
@@ -239,7 +245,9 @@ export function createRulesRuntime(deps: {
         throw new AppError('validation_failed', 'Only a scheduled rule can be run on demand', {
           errors: [{ location: '/params/id', message: 'not a scheduled rule' }],
         });
-      return scheduler.runScheduled(rule);
+      const fired = await scheduler.runScheduled(rule);
+      await responder.settled();
+      return fired;
     },
 
     /** Replays stored events of [from, to) through one rule with fresh state; acts on nothing. */

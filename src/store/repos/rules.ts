@@ -197,6 +197,14 @@ export function createRulesRepo(db: Kysely<Database>) {
         .where('id', '=', id)
         .execute();
     },
+    /** Counts a firing's enforcing actions before it is finished (its notifications run later). */
+    async recordActionsTaken(id: string, actionsTaken: number): Promise<void> {
+      await db
+        .updateTable('rule_firings')
+        .set({ actions_taken: actionsTaken })
+        .where('id', '=', id)
+        .execute();
+    },
     async actionsSince(ruleId: string, since: string): Promise<number> {
       const row = await db
         .selectFrom('rule_firings')
