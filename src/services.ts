@@ -19,6 +19,7 @@ import { createRoleService } from './domain/roles/service.ts';
 import { createRulesRuntime } from './domain/rules/runtime.ts';
 import { createSecretScanningService } from './domain/secret-scanning/service.ts';
 import { type Clock, systemClock } from './domain/shared/clock.ts';
+import type { InvalidationBus } from './domain/shared/invalidation.ts';
 import { createUserService } from './domain/users/service.ts';
 import { createWebhookDispatcher } from './domain/webhooks/dispatcher.ts';
 import { webhookFanOut } from './domain/webhooks/fanout.ts';
@@ -51,6 +52,8 @@ export function createServices(deps: {
   rateLimiter?: RateLimiter;
   /** Cross-node cache invalidation (Redis pub/sub) when several nodes serve one database. */
   keyInvalidation?: KeyInvalidationBus;
+  /** The same for an organization's OAuth engine, signing keys and settings. */
+  oauthInvalidation?: InvalidationBus;
   onBackgroundError?: (error: unknown) => void;
   /** Replaces the SSRF-guarded client built from `outboundAllowlist` (tests). */
   outbound?: OutboundHttp;
@@ -101,6 +104,7 @@ export function createServices(deps: {
     publicUrl: deps.config.publicUrl ?? 'https://localhost:8443',
     proxy: (deps.config.trustProxy ?? []).length > 0,
     outboundAllowlist: deps.config.outboundAllowlist ?? [],
+    ...(deps.oauthInvalidation ? { bus: deps.oauthInvalidation } : {}),
   });
   const rules = createRulesRuntime({
     store,

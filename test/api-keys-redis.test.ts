@@ -123,5 +123,55 @@ for (const target of dbTargets) {
       expect(status).toBe(401);
       expect((await call(1, k.key)).json().code).toBe('api_key_revoked');
     });
+
+    const owner = (node: number, method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+      nodes[node]!.app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${ownerKey}` },
+        ...(payload ? { payload } : {}),
+      });
+    /** Polls `read` on node 1 for up to a second (the fake clock stands still: no cache TTL helps). */
+    async function soon<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+      let value = await read();
+      const deadline = Date.now() + 1000;
+      while (!done(value) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        value = await read();
+      }
+      return value;
+    }
+
+    it('an OAuth settings change on one node is in force on the other within a second (mfaRequired, lockout)', async () => {
+      const settings = async () =>
+        (await owner(1, 'GET', `/v1/organizations/${org}/oauth-settings`)).json() as {
+          mfaRequired: boolean;
+          lockoutThreshold: number;
+        };
+      expect((await settings()).mfaRequired).toBe(false); // read, and cached, on node 1
+      const res = await owner(0, 'PATCH', `/v1/organizations/${org}/oauth-settings`, {
+        mfaRequired: true,
+        lockoutThreshold: 4,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const seen = await soon(settings, (s) => s.mfaRequired);
+      expect(seen).toMatchObject({ mfaRequired: true, lockoutThreshold: 4 });
+    });
+
+    it("a signing-key rotation on one node is published in the other node's JWKS within a second", async () => {
+      const jwks = async () =>
+        (
+          (await nodes[1]!.app.inject({ method: 'GET', url: `/oidc/${org}/jwks` })).json() as {
+            keys: { kid: string }[];
+          }
+        ).keys.map((k) => k.kid);
+      const before = await jwks(); // node 1 builds and caches the organization's engine
+      expect(before.length).toBeGreaterThan(0);
+      const rotated = await owner(0, 'POST', `/v1/organizations/${org}/signing-keys/rotate`, {});
+      expect(rotated.statusCode, rotated.body).toBe(201);
+      const after = await soon(jwks, (kids) => kids.length > before.length);
+      expect(after.length).toBe(before.length + 1);
+      expect(after).toEqual(expect.arrayContaining(before));
+    });
   });
 }

@@ -9,6 +9,7 @@ import { createSigningKeyService } from '../domain/oauth/signing-keys.ts';
 import type { RoleService } from '../domain/roles/service.ts';
 import { createSessionService } from '../domain/sessions/service.ts';
 import type { Clock } from '../domain/shared/clock.ts';
+import type { InvalidationBus } from '../domain/shared/invalidation.ts';
 import type { Store } from '../store/store.ts';
 import { createAccessTokenVerifier } from './access-tokens.ts';
 import { createEngines, deriveCookieSecret } from './engine.ts';
@@ -23,13 +24,21 @@ export function createOAuthModule(deps: {
   publicUrl: string;
   proxy: boolean;
   outboundAllowlist: readonly string[];
+  /** Other nodes' caches (Redis pub/sub with several nodes): told of every change made here. */
+  bus?: InvalidationBus;
 }) {
   const { store, clock, secretBox } = deps;
   const latchkeyResource = `${deps.publicUrl}/v1`;
   const listeners: ((organizationId: string) => void)[] = [];
-  const onChange = (organizationId: string) => {
+  const evict = (organizationId: string) => {
     for (const listener of listeners) listener(organizationId);
   };
+  // A change made here evicts this node's engine, key set and settings, then every other node's.
+  const onChange = (organizationId: string) => {
+    evict(organizationId);
+    deps.bus?.publish(organizationId);
+  };
+  void deps.bus?.subscribe(evict);
   const signingKeys = createSigningKeyService({ store, clock, secretBox, onChange });
   const clients = createClientService({ store, clock, secretBox, latchkeyResource, onChange });
   const settings = createOAuthSettingsService({ store, clock, onChange });
@@ -68,7 +77,7 @@ export function createOAuthModule(deps: {
     publicUrl: deps.publicUrl,
     latchkeyResource,
   });
-  listeners.push(engines.invalidate, tokens.invalidate);
+  listeners.push(engines.invalidate, tokens.invalidate, settings.invalidate);
   const credentials = createCredentialService({ store, clock, secretBox, settings });
   const mfa = createMfaService({ store, clock, secretBox, settings });
   const sessions = createSessionService({

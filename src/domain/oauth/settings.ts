@@ -35,27 +35,45 @@ export const DEFAULT_OAUTH_SETTINGS: Readonly<OAuthSettings> = Object.freeze({
   mfaRequired: false,
 });
 
+const SETTINGS_TTL_MS = 60_000;
+
 export function createOAuthSettingsService(deps: {
   store: Store;
   clock: Clock;
   onChange: (organizationId: string) => void;
 }) {
   const { store, clock } = deps;
-  const cache = new Map<string, OAuthSettings>();
+  // Read again after a minute (a change made by another node without Redis, or by the CLI), and at
+  // once when `invalidate` says so (this node's changes, and other nodes' through the bus).
+  const cache = new Map<string, { settings: OAuthSettings; loadedAt: number }>();
+  let invalidations = 0;
 
   const service = {
     async get(organizationId: string): Promise<OAuthSettings> {
       const hit = cache.get(organizationId);
-      if (hit) return hit;
+      if (hit && clock.nowMs() - hit.loadedAt < SETTINGS_TTL_MS) return hit.settings;
+      const loadedAt = clock.nowMs();
+      const generation = invalidations;
       const org = await store.organizations.get(organizationId);
       const stored = (org?.settings.oauth ?? {}) as Partial<OAuthSettings>;
       const settings = { ...DEFAULT_OAUTH_SETTINGS, ...stored };
-      cache.set(organizationId, settings);
+      // A read that an invalidation overtook may be older than the change: kept, but stale.
+      const fresh = generation === invalidations;
+      cache.set(organizationId, { settings, loadedAt: fresh ? loadedAt : Number.NEGATIVE_INFINITY });
       return settings;
     },
     /** Synchronous read for the engine's TTL callbacks (loaded before the engine is built). */
     cached(organizationId: string): OAuthSettings {
-      return cache.get(organizationId) ?? DEFAULT_OAUTH_SETTINGS;
+      return cache.get(organizationId)?.settings ?? DEFAULT_OAUTH_SETTINGS;
+    },
+    /**
+     * Marks the cached settings stale: the next `get` reads them from the database, while
+     * `cached` keeps answering with the last ones read (an engine still serving a request).
+     */
+    invalidate(organizationId: string): void {
+      invalidations += 1;
+      const hit = cache.get(organizationId);
+      if (hit) hit.loadedAt = Number.NEGATIVE_INFINITY;
     },
     async update(ctx: RequestContext, organizationId: string, patch: Partial<OAuthSettings>) {
       const org = await store.organizations.get(organizationId);
@@ -75,7 +93,7 @@ export function createOAuthSettingsService(deps: {
           }),
         ]);
       });
-      cache.set(organizationId, settings);
+      cache.set(organizationId, { settings, loadedAt: clock.nowMs() });
       deps.onChange(organizationId);
       return settings;
     },
