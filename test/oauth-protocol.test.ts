@@ -76,6 +76,29 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
     });
   });
 
+  it('lets another confidential client introspect a token but not revoke it (RFC 7009: own tokens only)', async () => {
+    const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(after.url), {
+      pkceCodeVerifier: verifier,
+    });
+    const other = await t().createClient({
+      name: 'Resource server',
+      type: 'confidential',
+      grantTypes: ['client_credentials'],
+      scopes: [],
+      resources: [],
+    });
+    const otherConfig = await t().discover(other.id, other.secret);
+    expect(await oidc.tokenIntrospection(otherConfig, tokens.refresh_token!)).toMatchObject({
+      active: true,
+      client_id: clientId,
+    });
+    await expect(oidc.tokenRevocation(otherConfig, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_request',
+    });
+    expect(await oidc.tokenIntrospection(config, tokens.refresh_token!)).toMatchObject({ active: true });
+  });
+
   it('lists sessions and terminating one revokes its refresh tokens (session.revoked)', async () => {
     const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
     const tokens = await oidc.authorizationCodeGrant(config, new URL(after.url), {

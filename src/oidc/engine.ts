@@ -48,6 +48,10 @@ const ORG_PATTERN = /^org_[0-9a-z]{26}$/;
 
 /** How long a cached engine is used before it is rebuilt from the database. */
 export const ENGINE_TTL_MS = 60_000;
+
+/** The client and token fields the introspection and revocation policies read. */
+type AnyClient = { clientId: string; clientAuthMethod: string };
+type AnyToken = { clientId?: string | undefined };
 /** Engines kept in memory at most (each holds its keys, clients and Koa app). */
 export const MAX_ENGINES = 500;
 
@@ -196,9 +200,26 @@ export function createEngines(deps: EngineDeps) {
       },
       features: {
         devInteractions: { enabled: false },
+        // Who may ask, stated rather than left to the library's defaults (which it asks to be
+        // replaced). Engines are per organization, so a client only ever reaches its own
+        // organization's tokens. Introspection: any confidential client (a resource server checks
+        // tokens issued to other clients: RFC 7662's purpose); a public client, its own tokens only.
         // The bundled typings only describe the disabled shape of this feature.
-        introspection: { enabled: true } as never,
-        revocation: { enabled: true },
+        introspection: {
+          enabled: true,
+          allowedPolicy: async (_ctx: unknown, client: AnyClient, token: AnyToken) =>
+            client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        } as never,
+        // Revocation: a client revokes its own tokens only (RFC 7009 section 2.1). A public client
+        // asking for another's gets the RFC's silent 200; a confidential one is told it may not.
+        revocation: {
+          enabled: true,
+          allowedPolicy: async (_ctx: unknown, client: AnyClient, token: AnyToken) => {
+            if (token.clientId === client.clientId) return true;
+            if (client.clientAuthMethod === 'none') return false;
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          },
+        } as never,
         userinfo: { enabled: true },
         clientCredentials: { enabled: true },
         backchannelLogout: { enabled: true },
