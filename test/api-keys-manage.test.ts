@@ -153,4 +153,27 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
     expect(owner.statusCode).toBe(403);
     expect(owner.json().code).toBe('protected_resource');
   });
+
+  it('GET /v1/users/me reflects a key rename, a permission change and an organization rename at once', async () => {
+    const k = await createKeyBody(t(), { name: 'before', permissions: ['users:read', 'roles:read'] });
+    const first = (await me(t(), k.key)).json();
+    expect(first).toMatchObject({ name: 'before', permissions: ['roles:read', 'users:read'] });
+    expect((await me(t(), k.key)).json()).toEqual(first); // the second answer is the cached body
+
+    const patched = await t().call({
+      method: 'PATCH',
+      url: keysUrl(t(), k.id),
+      payload: { name: 'after', permissions: ['users:read'] },
+    });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect((await me(t(), k.key)).json()).toMatchObject({ name: 'after', permissions: ['users:read'] });
+
+    const renamed = await t().call({
+      method: 'PATCH',
+      url: `/v1/organizations/${t().org}`,
+      payload: { name: 'Renamed organization' },
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect((await me(t(), k.key)).json().organization.name).toBe('Renamed organization');
+  });
 });

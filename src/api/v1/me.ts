@@ -21,6 +21,16 @@ const Me = Type.Object(
   { title: 'Me' },
 );
 
+/**
+ * `/v1/users/me` for an API key, built and serialized by the route's serializer once per key
+ * snapshot and organization record (both are replaced, never changed, when the key or the
+ * organization changes): later requests send the same body. About 1.5 µs of 12 per request.
+ */
+const keyAnswers = new WeakMap<
+  Principal,
+  { org: Organization; answer: ReturnType<typeof me>; serialize: () => string }
+>();
+
 /** Sorted once per permission set (API-key principals share theirs across requests), not per request. */
 const sortedPermissions = new WeakMap<ReadonlySet<string>, string[]>();
 
@@ -65,11 +75,22 @@ export default function meRoutes(app: FastifyInstance, s: Services): void {
         response: { 200: Me },
       },
     },
-    (request) => {
+    (request, reply) => {
       const p = principalOf(request);
       const org = s.organizations.get(p.organizationId);
-      // An API key whose organization is in the read cache is answered without a promise.
-      if (p.type === 'api_key' && !isPromise(org)) return me(p, org, undefined);
+      // An API key whose organization is in the read cache is answered without a promise, with the
+      // body serialized for the same key snapshot and organization record.
+      if (p.type === 'api_key' && !isPromise(org)) {
+        let cached = keyAnswers.get(p);
+        if (cached?.org !== org) {
+          const answer = me(p, org, undefined);
+          const body = String(reply.serialize(answer)); // this route's own response serializer
+          cached = { org, answer, serialize: () => body };
+          keyAnswers.set(p, cached);
+        }
+        reply.serializer(cached.serialize);
+        return cached.answer;
+      }
       return Promise.all([org, p.type === 'user' ? s.users.get(p.organizationId, p.id) : undefined]).then(
         ([o, user]) => me(p, o, user),
       );
