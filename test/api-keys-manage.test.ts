@@ -174,6 +174,9 @@ describeEachDb('API keys: list, usage stats, update', (t) => {
       payload: { name: 'Renamed organization' },
     });
     expect(renamed.statusCode, renamed.body).toBe(200);
-    expect((await me(t(), k.key)).json().organization.name).toBe('Renamed organization');
+    // The first answer after the rename reads the organization again; the next ones are cached.
+    for (let i = 0; i < 3; i++) {
+      expect((await me(t(), k.key)).json().organization.name).toBe('Renamed organization');
+    }
   });
 });
