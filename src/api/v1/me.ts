@@ -8,6 +8,7 @@ import { principalOf } from '../../http/context.ts';
 import type { Services } from '../../services.ts';
 import type { Organization } from '../../store/repos/organizations.ts';
 import type { User } from '../../store/repos/users.ts';
+import { organizationDto } from './organizations.ts';
 
 const Me = Type.Object(
   {
@@ -48,14 +49,7 @@ function me(p: Principal, org: Organization, user: User | undefined) {
     type: p.type,
     id: p.id,
     name: p.display,
-    organization: {
-      id: org.id,
-      name: org.name,
-      mode: org.mode,
-      root: org.isRoot,
-      createdAt: org.createdAt,
-      updatedAt: org.updatedAt,
-    },
+    organization: organizationDto(org),
     permissions: permissionList(p.permissions),
     ...(user ? { user } : {}),
   };

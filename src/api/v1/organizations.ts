@@ -23,7 +23,8 @@ export const Organization = Type.Object(
   { $id: 'Organization', title: 'Organization' },
 );
 
-function dto(org: OrganizationRecord) {
+/** An organization as the API shows it (`Organization` schema), here and in `/v1/users/me`. */
+export function organizationDto(org: OrganizationRecord) {
   return {
     id: org.id,
     name: org.name,
@@ -70,7 +71,7 @@ export default function organizationRoutes(app: FastifyInstance, s: Services): v
         mode: request.body.mode ?? 'live',
       });
       return reply.code(201).send({
-        organization: dto(created.organization),
+        organization: organizationDto(created.organization),
         ownerKey: { ...apiKeyDto(created.ownerKey.view), key: created.ownerKey.key },
       });
     },
@@ -87,7 +88,7 @@ export default function organizationRoutes(app: FastifyInstance, s: Services): v
         response: { 200: Type.Ref('Organization') },
       },
     },
-    async (request) => dto(await s.organizations.get(request.params.org)),
+    async (request) => organizationDto(await s.organizations.get(request.params.org)),
   );
 
   r.patch(
@@ -106,6 +107,8 @@ export default function organizationRoutes(app: FastifyInstance, s: Services): v
       },
     },
     async (request) =>
-      dto(await s.organizations.update(requestContext(request), request.params.org, request.body)),
+      organizationDto(
+        await s.organizations.update(requestContext(request), request.params.org, request.body),
+      ),
   );
 }
