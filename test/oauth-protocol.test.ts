@@ -40,6 +40,11 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
   let config: oidc.Configuration;
   let clientId: string;
   let user: { id: string };
+  /** Erin signs in to the web app (hosted login) and the code is exchanged for tokens. */
+  const erinSignsIn = async () => {
+    const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
+    return oidc.authorizationCodeGrant(config, new URL(after.url), { pkceCodeVerifier: verifier });
+  };
 
   it('sets up a client without API resources (opaque, userinfo-only access tokens) and a user', async () => {
     const client = await t().createClient({
@@ -59,10 +64,7 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
   });
 
   it('answers userinfo, introspects and revokes tokens', async () => {
-    const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(after.url), {
-      pkceCodeVerifier: verifier,
-    });
+    const tokens = await erinSignsIn();
     const info = await oidc.fetchUserInfo(config, tokens.access_token, user.id);
     expect(info).toMatchObject({ sub: user.id, email: 'erin@example.com' });
 
@@ -77,10 +79,7 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
   });
 
   it('lets another confidential client introspect a token but not revoke it (RFC 7009: own tokens only)', async () => {
-    const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(after.url), {
-      pkceCodeVerifier: verifier,
-    });
+    const tokens = await erinSignsIn();
     const other = await t().createClient({
       name: 'Resource server',
       type: 'confidential',
@@ -100,10 +99,7 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
   });
 
   it('lists sessions and terminating one revokes its refresh tokens (session.revoked)', async () => {
-    const { after, verifier } = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(after.url), {
-      pkceCodeVerifier: verifier,
-    });
+    const tokens = await erinSignsIn();
     const list = await t().call({
       method: 'GET',
       url: `/v1/organizations/${t().org}/users/${user.id}/sessions`,
@@ -134,10 +130,7 @@ describeOAuth('introspection, revocation, userinfo, logout, sessions, consent, d
     const revoked = events.json().data as { target: { id: string } }[];
     expect(revoked.map((e) => e.target.id)).toContain(mine!.id);
 
-    const again = await signIn(t(), config, 'erin@example.com', 'erin uses a passphrase');
-    const more = await oidc.authorizationCodeGrant(config, new URL(again.after.url), {
-      pkceCodeVerifier: again.verifier,
-    });
+    const more = await erinSignsIn();
     const all = await t().call({
       method: 'DELETE',
       url: `/v1/organizations/${t().org}/users/${user.id}/sessions`,

@@ -1,26 +1,17 @@
 import * as oidc from 'openid-client';
 import { expect, it } from 'vitest';
-import { createBrowser } from './helpers/browser.ts';
-import { describeOAuth, type OAuthTestApp } from './helpers/oauth.ts';
+import { describeOAuth, type OAuthTestApp, startSignIn } from './helpers/oauth.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
 
 async function signIn(t: OAuthTestApp, config: oidc.Configuration) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid users:read',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
-  const browser = createBrowser(t.baseUrl);
-  const login = await browser.get(url.href);
-  const done = await browser.post(browser.action(login, '/login'), {
-    csrf: login.field('csrf') ?? '',
+  const { after, verifier } = await startSignIn(t, config, {
     email: 'sam@example.com',
     password: 'sam has a passphrase',
+    redirectUri: REDIRECT,
+    scope: 'openid users:read',
   });
-  return oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier });
+  return oidc.authorizationCodeGrant(config, new URL(after.url), { pkceCodeVerifier: verifier });
 }
 
 describeOAuth('organization OAuth settings: token lifetime and session timeouts', (t) => {

@@ -1,10 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { newId } from '../src/crypto/ids.ts';
-import type { EventRecord } from '../src/store/repos/events.ts';
-import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
+import { loginFailedEvent } from './helpers/events.ts';
 
 /** A Slack-compatible receiver that holds every request until `release()`: a channel that hangs. */
 const held: ServerResponse[] = [];
@@ -27,23 +25,6 @@ afterAll(async () => {
 });
 function release(): void {
   for (const res of held.splice(0)) res.writeHead(200).end('ok');
-}
-
-function loginFailed(t: TestApp, userId: string, ip: string): EventRecord {
-  const now = t.clock.now();
-  return {
-    id: newId('evt', now.getTime()),
-    organizationId: t.org,
-    type: 'user.login.failed',
-    time: now.toISOString(),
-    actor: { type: 'anonymous', id: null, display: null },
-    target: { type: 'user', id: userId },
-    outcome: 'failure',
-    ip,
-    userAgent: 'curl/8',
-    requestId: null,
-    data: { email: 'someone@example.com', reason: 'invalid_password' },
-  };
 }
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
@@ -89,9 +70,13 @@ describeEachDb(
         .id as string;
 
       const before = received;
-      await t().services.store.events.append([loginFailed(t(), bystander, '203.0.113.9')]);
+      await t().services.store.events.append([
+        loginFailedEvent(t(), bystander, '203.0.113.9', 'someone@example.com'),
+      ]);
       t().clock.advance(1_000);
-      await t().services.store.events.append([loginFailed(t(), victim, '198.51.100.99')]);
+      await t().services.store.events.append([
+        loginFailedEvent(t(), victim, '198.51.100.99', 'someone@example.com'),
+      ]);
       const drained = t().services.rules.drain();
 
       await until('the alert to reach the hanging channel', async () => received > before);

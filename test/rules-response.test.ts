@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { newId } from '../src/crypto/ids.ts';
 import type { EventRecord } from '../src/store/repos/events.ts';
 import type { TestApp } from './helpers/app.ts';
 import { describeEachDb } from './helpers/each-db.ts';
+import { loginFailedEvent } from './helpers/events.ts';
 import { type Received, startHttpReceiver, startSmtpReceiver } from './helpers/receivers.ts';
 
 let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
@@ -18,23 +18,6 @@ afterAll(async () => {
   await pagerduty.close();
   await slack.close();
 });
-
-function loginFailed(t: TestApp, userId: string, ip: string): EventRecord {
-  const now = t.clock.now();
-  return {
-    id: newId('evt', now.getTime()),
-    organizationId: t.org,
-    type: 'user.login.failed',
-    time: now.toISOString(),
-    actor: { type: 'anonymous', id: null, display: null },
-    target: { type: 'user', id: userId },
-    outcome: 'failure',
-    ip,
-    userAgent: 'curl/8',
-    requestId: null,
-    data: { email: 'victim@example.com', reason: 'invalid_password' },
-  };
-}
 
 async function channel(t: TestApp, body: Record<string, unknown>): Promise<string> {
   const res = await t.call({
@@ -155,7 +138,7 @@ describeEachDb(
       });
       const events: EventRecord[] = [];
       for (let i = 0; i < 6; i++) {
-        events.push(loginFailed(t(), userId, '198.51.100.7'));
+        events.push(loginFailedEvent(t(), userId, '198.51.100.7'));
         t().clock.advance(5_000);
       }
       await t().services.store.events.append(events.slice(0, 5));
@@ -364,7 +347,7 @@ describeEachDb(
       const before = slack.received.length;
       await t().services.store.events.append(
         [glass, ...others].map((userId) => ({
-          ...loginFailed(t(), userId, '192.0.2.200'),
+          ...loginFailedEvent(t(), userId, '192.0.2.200'),
           type: 'custom.lock',
           target: null,
           data: { userId },
@@ -409,7 +392,7 @@ describeEachDb(
         actions: [{ type: 'terminate_sessions' }, { type: 'disable_user' }],
       });
       await t().services.store.events.append([
-        { ...loginFailed(t(), userId, '192.0.2.201'), type: 'custom.compromised' },
+        { ...loginFailedEvent(t(), userId, '192.0.2.201'), type: 'custom.compromised' },
       ]);
       await t().services.rules.drain();
       const got = await t().call({ method: 'GET', url: `/v1/organizations/${t().org}/users/${userId}` });
@@ -422,7 +405,7 @@ describeEachDb(
 
     it('handles a replayed event once (idempotent firings)', async () => {
       const r = await rule(t(), { name: 'Replay probe', on: ['custom.probe'], actions: [] });
-      const e = { ...loginFailed(t(), 'usr_x', '192.0.2.1'), type: 'custom.probe' };
+      const e = { ...loginFailedEvent(t(), 'usr_x', '192.0.2.1'), type: 'custom.probe' };
       await t().services.store.events.append([e]);
       await t().services.rules.drain();
       const stored = { ...e, seq: 0 };
