@@ -57,6 +57,17 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
     return reason ? `${target.host} resolves to ${address}, a ${reason}` : undefined;
   }
 
+  /** A host name or literal address (IPv6 with or without brackets), lower case, and whether it is allowlisted. */
+  function destination(rawHost: string, missing: string): Destination {
+    const host = rawHost
+      .trim()
+      .replace(/^\[(.*)\]$/, '$1')
+      .toLowerCase();
+    if (host === '') throw new OutboundError('invalid_url', missing);
+    const hostAllowlisted = allow.hostAllowed(host) || (isIP(host) !== 0 && allow.addressAllowed(host));
+    return { host, hostAllowlisted };
+  }
+
   function parseTarget(raw: string): Target {
     let url: URL;
     try {
@@ -69,9 +80,7 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
     }
     if (url.username || url.password)
       throw new OutboundError('invalid_url', 'credentials in the URL are not allowed');
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-    if (host === '') throw new OutboundError('invalid_url', 'the URL has no host');
-    const hostAllowlisted = allow.hostAllowed(host) || (isIP(host) !== 0 && allow.addressAllowed(host));
+    const { host, hostAllowlisted } = destination(url.hostname, 'the URL has no host');
     if (url.protocol === 'http:' && !hostAllowlisted) {
       throw new OutboundError(
         'insecure_scheme',
@@ -221,13 +230,7 @@ export function createOutboundHttp(options: OutboundHttpOptions): OutboundHttp &
       await resolveChecked(parseTarget(url));
     },
     async resolveAllowed(rawHost) {
-      const host = rawHost
-        .trim()
-        .replace(/^\[(.*)\]$/, '$1')
-        .toLowerCase();
-      if (host === '') throw new OutboundError('invalid_url', 'no host');
-      const hostAllowlisted = allow.hostAllowed(host) || (isIP(host) !== 0 && allow.addressAllowed(host));
-      const addresses = await resolveChecked({ host, hostAllowlisted });
+      const addresses = await resolveChecked(destination(rawHost, 'no host'));
       return addresses.map((a) => a.address);
     },
     close() {
